@@ -1,0 +1,51 @@
+"""The ``bench`` command line.
+
+Each area contributes its subcommands from its own module (``bench/cli/<area>.py``), which
+exposes ``register(subparsers)``; a subcommand sets ``func`` to a callable taking the parsed
+arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from bench.errors import BenchError
+
+# Areas whose modules add subcommands; each is optional while the project grows.
+AREAS = ("run", "status", "ls", "validate", "flops", "tables", "plot", "data", "text", "cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for area in AREAS:
+        try:
+            mod = importlib.import_module(f"bench.cli.{area}")
+        except ModuleNotFoundError as e:
+            if e.name == f"bench.cli.{area}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

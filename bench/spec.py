@@ -1,0 +1,81 @@
+"""RunSpec: the unit of work, resolved and hashed into a run id.
+
+A spec names a method and its size, a protocol with its parameters, a dataset, a seed and
+dotted overrides of the method's config. Its run id is a short hash of the canonical JSON of
+the fields that determine the result. Labels (grid name, case name) are carried for tables
+but are not hashed, so two grids that contain the same cell share its record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+SPEC_VERSION = 1
+_LABEL_FIELDS = ("grid", "case", "cell")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same content always gives the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def short_hash(obj: Any, n: int = 12) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run of one method under one protocol on one dataset.
+
+    Attributes:
+        method: registered method name (``bench ls methods``).
+        size: the method's config variant, e.g. ``tiny`` or ``b16_8f``.
+        protocol: registered protocol name.
+        dataset: registered dataset name (for zero-shot: the target dataset).
+        seed: the seed of training and of every random choice the protocol makes.
+        protocol_args: protocol parameters (shots, mode, views, ...).
+        overrides: dotted keys into the method's MMEngine config and their values.
+        grid, case, cell: labels for tables; not part of the run id.
+    """
+
+    method: str
+    protocol: str
+    dataset: str
+    size: str = "tiny"
+    seed: int = 0
+    protocol_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    grid: str | None = None
+    case: str | None = None
+    cell: int | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the result (what the run id hashes)."""
+        d = dataclasses.asdict(self)
+        for k in _LABEL_FIELDS:
+            d.pop(k)
+        d["spec_version"] = SPEC_VERSION
+        return d
+
+    @property
+    def run_id(self) -> str:
+        return short_hash(self.identity())
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown RunSpec fields {sorted(unknown)}; accepted: {sorted(names)}")
+        return cls(**d)
+
+    def describe(self) -> str:
+        ov = " ".join(f"{k}={v}" for k, v in sorted(self.overrides.items()))
+        pa = " ".join(f"{k}={v}" for k, v in sorted(self.protocol_args.items()))
+        return f"{self.method}[{self.size}] {self.protocol}({pa}) on {self.dataset} seed={self.seed} {ov}".strip()
