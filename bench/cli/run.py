@@ -1,0 +1,87 @@
+"""``bench run``: one spec (``--method/--protocol/--dataset``) or a whole grid (``--grid``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import yaml
+
+from bench.errors import ConfigError
+
+
+def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``["a.b=1", "c=[1,2]"]`` -> ``{"a.b": 1, "c": [1, 2]}`` (values read as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} {item!r} is not of the form key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{what} {item!r}: the value is not valid YAML ({e})") from e
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run one spec, or submit the cells of a grid")
+    p.add_argument("--grid", help="grid YAML (ablations/*.yaml)")
+    p.add_argument("--method")
+    p.add_argument("--protocol", default="supervised")
+    p.add_argument("--dataset")
+    p.add_argument("--size", default="tiny")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a method config field")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE", help="protocol parameter")
+    p.add_argument("--profile", help="grid profile: default (synthetic, tiny, local) or paper")
+    p.add_argument("--executor", choices=("debug", "local", "slurm"), help="where the cells run")
+    p.add_argument("--launcher", action="append", metavar="FIELD=VALUE", help="override a SLURM profile field")
+    p.add_argument("--dry-run", action="store_true", help="list the cells with run ids and record state")
+    p.add_argument("--redo", action="store_true", help="rerun cells that already have a record")
+    p.add_argument("--only", help="only cells whose case or run id matches this glob")
+    p.add_argument("--wait", action="store_true", help="follow the jobs until they end, then build table/plot")
+    p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.grid:
+        from bench.cli.grid_run import run_grid
+
+        return run_grid(args)
+    if not (args.method and args.dataset):
+        raise ConfigError("bench run needs --grid G.yaml, or --method M --dataset D [--protocol P]")
+    return run_single(args)
+
+
+def run_single(args: argparse.Namespace) -> int:
+    from bench import job
+    from bench.spec import RunSpec
+    from bench.store import Store
+
+    spec = RunSpec(method=args.method, protocol=args.protocol, dataset=args.dataset, size=args.size, seed=args.seed,
+                   protocol_args=parse_pairs(args.arg, "--arg"), overrides=parse_pairs(args.set, "--set"))
+    store = Store(args.results)
+    print(f"run {spec.run_id}: {spec.describe()}")
+    if store.has(spec.run_id) and not args.redo:
+        print(f"record exists: {store.record_path(spec.run_id)} (use --redo to run again)")
+        record = store.read(spec.run_id)
+    else:
+        job.prepare(spec)  # all checks before anything trains
+        t0 = time.time()
+        record = job.run(spec, store_root=store.root)
+        print(f"finished in {time.time() - t0:.1f} s; record: {store.record_path(spec.run_id)}")
+    print_metrics(record)
+    return 0
+
+
+def print_metrics(record: dict[str, Any]) -> None:
+    shown = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
+    print(json.dumps(shown, indent=2, sort_keys=True))
+    flops = record.get("flops") or {}
+    if flops:
+        print(f"GFLOPs per view: {flops.get('gflops_per_view')}  views: {flops.get('views')}  "
+              f"params (M): {flops.get('params_m')}")

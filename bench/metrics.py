@@ -1,0 +1,43 @@
+"""Evaluation metric: MMAction2's accuracy metric plus per-class accuracy and a prediction dump.
+
+``AccMetric`` computes top-k and mean class accuracy. The harness also needs per-class accuracy
+(for ``bench plot classes``) and the raw scores (to average views or re-score), so this subclass
+writes them to ``dump_path`` and returns the same scalar metrics as ``AccMetric``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from mmaction.evaluation import AccMetric
+from mmaction.registry import METRICS
+
+
+@METRICS.register_module()
+class BenchAccMetric(AccMetric):
+    """``AccMetric`` that also dumps per-class accuracy and scores (``dump_path``, JSON + NPZ)."""
+
+    def __init__(self, *args, dump_path: str | None = None, class_names: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dump_path = dump_path
+        self.class_names = class_names
+
+    def compute_metrics(self, results: list) -> dict:
+        if self.dump_path:
+            self._dump(results)
+        return super().compute_metrics(results)
+
+    def _dump(self, results: list) -> None:
+        scores = np.stack([np.asarray(r["pred"]["item"]) for r in results])
+        labels = np.asarray([int(r["label"]) for r in results])
+        pred = scores.argmax(axis=1)
+        names = self.class_names or [str(i) for i in range(scores.shape[1])]
+        per_class = {
+            names[c]: float((pred[labels == c] == c).mean() * 100) for c in np.unique(labels)
+        }
+        path = Path(self.dump_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path.with_suffix(".npz"), scores=scores, labels=labels)
+        path.with_suffix(".json").write_text(json.dumps({"per_class": per_class, "n": len(labels)}, indent=1))

@@ -1,0 +1,90 @@
+"""CLIP through open_clip, with weights from local files only.
+
+Architectures are open_clip JSON configs: the ones open_clip ships (``ViT-B-16``, ``ViT-L-14``,
+...) and ours in ``model_configs/`` (the synthetic world's ``vlbench-tiny-vit``), registered
+with ``open_clip.add_model_config``. Weights are resolved from a local path or a configured tag
+(``settings.weights_entry``); nothing is downloaded. The same function loads real CLIP weights
+and the tiny CLIP trained on the synthetic world, so both take exactly the same path.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from pathlib import Path
+
+import torch
+
+from bench import settings
+from bench.errors import ConfigError
+
+log = logging.getLogger(__name__)
+MODEL_CONFIGS = Path(__file__).resolve().parent / "model_configs"
+
+
+@functools.cache
+def _register_configs() -> None:
+    import open_clip
+
+    open_clip.add_model_config(MODEL_CONFIGS)
+
+
+def architectures() -> list[str]:
+    import open_clip
+
+    _register_configs()
+    return open_clip.list_models()
+
+
+def resolve_weights(weights: str | None) -> Path | None:
+    """A local weights file from a path or a configured tag; None means random initialisation."""
+    if weights in (None, "", "none", "random"):
+        return None
+    if weights.startswith("synthetic:"):
+        from bench.data import synthetic
+
+        return synthetic.builtin_weights(weights.split(":", 1)[1])
+    configured = settings.weights_entry(weights)
+    path = Path(configured or weights).expanduser()
+    if not path.is_file():
+        hint = f" (tag {weights!r} is configured as {configured})" if configured else ""
+        raise ConfigError(
+            f"CLIP weights {weights!r} not found{hint}: give an existing local file, or map a tag to a file under "
+            f"'weights:' in {settings.config_file()} or BENCH_WEIGHTS_<TAG>; nothing is downloaded at run time"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=32)
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
+    """Build an open_clip model ``arch`` and load ``weights`` from a local file (or random init).
+
+    Raises ConfigError listing the valid architectures when ``arch`` is unknown.
+    """
+    import open_clip
+
+    _register_configs()
+    if arch not in open_clip.list_models():
+        raise ConfigError(f"unknown CLIP architecture {arch!r}; known: {', '.join(open_clip.list_models())}")
+    path = resolve_weights(weights)
+    if path is None:
+        log.warning("CLIP %s: no weights given, starting from random initialisation", arch)
+        return open_clip.create_model(arch, pretrained=None)
+    return open_clip.create_model(arch, pretrained=str(path), load_weights=True)
+
+
+def weights_source(weights: str | None) -> dict[str, str | None]:
+    """Provenance of a weights argument, for records: path and sha256 (None for random init)."""
+    path = resolve_weights(weights)
+    if path is None:
+        return {"path": None, "sha256": None, "note": "random initialisation"}
+    return {"path": str(path), "sha256": file_sha256(str(path))}

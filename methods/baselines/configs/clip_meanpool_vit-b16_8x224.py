@@ -1,0 +1,54 @@
+# clip_meanpool, real size: CLIP ViT-B/16, 8 frames at 224x224, ActionCLIP-like schedule on K400.
+# Weights: a local OpenAI/open_clip ViT-B-16 checkpoint, given as a path or the tag
+# `openai-vit-b-16` mapped to a file in the user config (nothing is downloaded).
+_base_ = ["./clip_meanpool_tiny.py"]
+
+num_frames = 8
+img_size = 224
+clip_arch = "ViT-B-16"
+clip_weights = "openai-vit-b-16"
+templates = [
+    "a photo of {}.", "a video of {}.", "a photo of a person {}.", "a video of a person {}.",
+    "a photo of a person using {}.", "a video of a person using {}.", "a photo of a person doing {}.",
+    "a video of a person doing {}.", "a photo of a person performing {}.", "a video of a person performing {}.",
+    "Human action of {}.", "{}, an action.", "{} this is an action.", "Playing action of {}.", "{}",
+    "Video classification of {}.",
+]
+
+model = dict(
+    backbone=dict(clip_arch=clip_arch, clip_weights=clip_weights),
+    cls_head=dict(clip_arch=clip_arch, clip_weights=clip_weights, class_names="kinetics400.csv",
+                  templates=templates),
+)
+
+train_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, 256)),
+    dict(type="RandomResizedCrop"),
+    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
+    dict(type="Flip", flip_ratio=0.5),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs"),
+]
+test_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="CenterCrop", crop_size=img_size),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs"),
+]
+train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))
+
+max_epochs = 30
+train_cfg = dict(max_epochs=max_epochs)
+optim_wrapper = dict(optimizer=dict(lr=5e-5, weight_decay=0.2), paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.1)}))
+param_scheduler = [
+    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=5, convert_to_iter_based=True),
+    dict(type="CosineAnnealingLR", T_max=max_epochs - 5, eta_min=0, by_epoch=True, begin=5, end=max_epochs,
+         convert_to_iter_based=True),
+]

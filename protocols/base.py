@@ -1,0 +1,102 @@
+"""What a protocol is: a named, versioned plan of episodes, run through MMEngine and aggregated.
+
+A protocol validates its parameters at construction (so a grid is refused before anything is
+submitted), plans its episodes deterministically from the spec (classes, videos, repeats),
+runs each episode (train if it trains, then test) and aggregates the episodes the way the
+papers report them. Every episode records the exact class list and video lists it used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bench.errors import ConfigError
+from bench.registry import PROTOCOLS
+
+
+@dataclasses.dataclass
+class Split:
+    """A list of videos to train or test on: annotation list + the root its paths are relative to."""
+
+    ann_file: Path
+    video_root: Path
+    dataset: str
+
+    def describe(self) -> dict[str, Any]:
+        data = Path(self.ann_file).read_bytes()
+        return {
+            "dataset": self.dataset,
+            "ann_file": str(self.ann_file),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "num_videos": sum(1 for line in data.decode().splitlines() if line.strip()),
+        }
+
+
+@dataclasses.dataclass
+class Episode:
+    """One train/test unit of a protocol (a repeat, a split, a shot count ...)."""
+
+    name: str
+    classes: list[str]
+    test: Split
+    train: Split | None = None
+    train_classes: list[str] | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "num_classes": len(self.classes),
+            "classes_sha256": hashlib.sha256("\n".join(self.classes).encode()).hexdigest(),
+            "test": self.test.describe(),
+            "params": self.params,
+        }
+        if len(self.classes) <= 1000:
+            d["classes"] = self.classes
+        if self.train is not None:
+            d["train"] = self.train.describe()
+        return d
+
+
+class Protocol:
+    """Base class. Subclasses set ``name``, ``version``, ``defaults`` and implement ``plan``/``aggregate``."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    defaults: ClassVar[dict[str, Any]] = {}
+    requires_class_text: ClassVar[bool] = False
+
+    def __init__(self, **args: Any) -> None:
+        unknown = set(args) - set(self.defaults)
+        if unknown:
+            raise ConfigError(
+                f"protocol {self.name!r} got unknown parameters {sorted(unknown)}; accepted: {sorted(self.defaults)}"
+            )
+        self.args = {**self.defaults, **args}
+        self.validate_args()
+
+    def validate_args(self) -> None:
+        """Check parameter values; raise ConfigError naming the bad one."""
+
+    def plan(self, spec, method, dataset) -> list[Episode]:
+        raise NotImplementedError
+
+    def run_episode(self, ctx, episode: Episode) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Default: a single episode's metrics."""
+        if len(results) != 1:
+            raise NotImplementedError(f"{self.name} must define how {len(results)} episodes aggregate")
+        return dict(results[0])
+
+
+def register_protocol(cls: type[Protocol]) -> type[Protocol]:
+    return PROTOCOLS.register(cls.name, cls)
+
+
+def build_protocol(name: str, args: dict[str, Any] | None = None, where: str = "") -> Protocol:
+    return PROTOCOLS.get(name, where)(**(args or {}))

@@ -1,0 +1,168 @@
+"""MMEngine glue shared by the protocols: episode configs, training, testing with views.
+
+Everything here configures MMAction2/MMEngine and lets them do the work: datasets and
+pipelines are MMAction2's, training is ``Runner.train``, testing is ``Runner.test`` with
+MMAction2's view averaging (``average_clips``) and ``AccMetric`` (through ``BenchAccMetric``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import bench.data.mm  # noqa: F401  (registers CheckedVideoDataset)
+import bench.metrics  # noqa: F401  (registers BenchAccMetric)
+from bench.errors import ConfigError
+from protocols.base import Episode, Split
+
+log = logging.getLogger(__name__)
+SAMPLERS = ("UniformSample", "SampleFrames")
+CROPS = {1: "CenterCrop", 3: "ThreeCrop", 10: "TenCrop"}
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What an episode needs: the spec, the method, its resolved config and the run directory."""
+
+    spec: Any
+    method: Any
+    cfg: Any
+    work_dir: Path
+    resume: bool = True
+
+    @property
+    def failure_log(self) -> Path:
+        return self.work_dir / "decode_failures.jsonl"
+
+
+def parse_views(views: str, where: str = "views") -> tuple[int, int]:
+    """``"<temporal clips>x<spatial crops>"`` -> (clips, crops), e.g. ``"4x3"`` -> (4, 3)."""
+    try:
+        clips, crops = (int(v) for v in str(views).lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"{where}={views!r}: expected '<clips>x<crops>' such as '1x1' or '4x3'") from None
+    if clips < 1 or crops not in CROPS:
+        raise ConfigError(f"{where}={views!r}: clips must be >= 1 and crops one of {sorted(CROPS)}")
+    return clips, crops
+
+
+def set_classes(model_cfg: Any, classes: list[str]) -> int:
+    """Set every ``class_names`` / ``num_classes`` field of a model config; returns how many were set."""
+    n = 0
+    if isinstance(model_cfg, dict):
+        for key in list(model_cfg.keys()):
+            if key == "class_names":
+                model_cfg[key] = list(classes)
+                n += 1
+            elif key == "num_classes":
+                model_cfg[key] = len(classes)
+                n += 1
+            else:
+                n += set_classes(model_cfg[key], classes)
+    elif isinstance(model_cfg, list | tuple):
+        for item in model_cfg:
+            n += set_classes(item, classes)
+    return n
+
+
+def sync_frames(cfg: Any) -> None:
+    """Make every frame sampler of the pipelines take ``cfg.num_frames`` frames (after overrides)."""
+    frames = cfg.get("num_frames")
+    if frames is None:
+        return
+    for key in ("train_dataloader", "test_dataloader"):
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for step in loader["dataset"]["pipeline"]:
+            if step["type"] in SAMPLERS:
+                step["clip_len"] = frames
+
+
+def _set_views(pipeline: list[dict], clips: int, crops: int) -> list[dict]:
+    pipeline = copy.deepcopy(pipeline)
+    size = None
+    for i, step in enumerate(pipeline):
+        if step["type"] in SAMPLERS:
+            step["num_clips"] = clips
+            step["test_mode"] = True
+        if step["type"] in CROPS.values():
+            size = step.get("crop_size", size)
+            pipeline[i] = dict(type=CROPS[crops], crop_size=size)
+    if size is None:
+        raise ConfigError("test_pipeline has no CenterCrop/ThreeCrop/TenCrop step; cannot set spatial views")
+    return pipeline
+
+
+def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (1, 1), name: str = "test",
+                   repeat: int = 1, epochs: int | None = None):
+    """The MMEngine config of one episode: classes, annotation lists, views and work dir set."""
+    cfg = copy.deepcopy(ctx.cfg)
+    cfg.work_dir = str(ctx.work_dir / episode.name)
+    cfg.randomness = dict(seed=int(ctx.spec.seed), deterministic=False)
+    cfg.resume = False
+    cfg.load_from = None
+    if set_classes(cfg.model, episode.train_classes or episode.classes) == 0:
+        raise ConfigError(f"method {ctx.spec.method!r}: its model config has no class_names/num_classes field")
+    sync_frames(cfg)
+    if episode.train is not None:
+        ds = cfg.train_dataloader["dataset"]
+        ds.update(ann_file=str(episode.train.ann_file), data_prefix=dict(video=str(episode.train.video_root)),
+                  failure_log=str(ctx.failure_log))
+        if repeat > 1:
+            cfg.train_dataloader["dataset"] = dict(type="RepeatDataset", times=repeat, dataset=ds)
+    if epochs is not None:
+        cfg.train_cfg["max_epochs"] = epochs
+    tds = cfg.test_dataloader["dataset"]
+    tds.update(ann_file=str(episode.test.ann_file), data_prefix=dict(video=str(episode.test.video_root)),
+               pipeline=_set_views(tds["pipeline"], *views))
+    dump = ctx.work_dir / episode.name / f"predictions_{name}"
+    cfg.test_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"),
+                              dump_path=str(dump), class_names=list(episode.classes))
+    return cfg
+
+
+def build_runner(cfg, model=None):
+    """An MMEngine Runner for ``cfg`` (optionally around an already-built model)."""
+    from mmengine.runner import Runner
+
+    if model is None:
+        return Runner.from_cfg(cfg)
+    keys = ("work_dir", "test_dataloader", "test_cfg", "test_evaluator", "default_scope", "env_cfg",
+            "log_processor", "randomness", "default_hooks", "log_level")
+    kwargs = {k: cfg.get(k) for k in keys if cfg.get(k) is not None}
+    return Runner(model=model, experiment_name=f"test_{Path(cfg.work_dir).name}", cfg=cfg, **kwargs)
+
+
+def train(ctx: RunContext, cfg):
+    """Train with MMEngine, resuming from the run's own last checkpoint when there is one."""
+    from bench.checkpoint import trusted_resume
+
+    cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
+    runner = build_runner(cfg)
+    with trusted_resume(Path(cfg.work_dir)):
+        runner.train()
+    return runner
+
+
+def test(cfg, model) -> dict[str, Any]:
+    """Test ``model`` on ``cfg``'s test list; metrics in percent, plus per-class accuracy."""
+    runner = build_runner(cfg, model=model)
+    raw = runner.test()
+    dump = Path(cfg.test_evaluator["dump_path"]).with_suffix(".json")
+    extra = json.loads(dump.read_text()) if dump.exists() else {}
+    return {
+        "top1": 100 * float(raw["acc/top1"]),
+        "top5": 100 * float(raw["acc/top5"]),
+        "mean_class_acc": 100 * float(raw["acc/mean1"]),
+        "num_test_videos": extra.get("n"),
+        "per_class": extra.get("per_class", {}),
+    }
+
+
+def split_of(dataset, split: str) -> Split:
+    return Split(dataset.split_file(split), dataset.video_root, dataset.name)

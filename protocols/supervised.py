@@ -1,0 +1,57 @@
+"""Fully supervised protocol: train on the training list, test on the validation list.
+
+Reports top-1, top-5 and mean class accuracy, single-view and multi-view. Views are
+``"<temporal clips>x<spatial crops>"``; the clips of a video are sampled deterministically
+(``test_mode=True``) and their scores averaged the MMAction2 way (the head's ``average_clips``:
+``'prob'`` or ``'score'``). The headline metrics (``top1``...) are the multi-view ones; the
+single-view ones carry the suffix ``_1view``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocols import engine
+from protocols.base import Episode, Protocol, register_protocol
+
+METRICS = ("top1", "top5", "mean_class_acc")
+
+
+def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int]) -> dict[str, Any]:
+    """Single-view and (when different) multi-view test metrics of a trained model."""
+    single = engine.test(engine.episode_config(ctx, episode, (1, 1), name="1view"), model)
+    out = {f"{k}_1view": single[k] for k in METRICS}
+    if views == (1, 1):
+        out.update({k: single[k] for k in METRICS}, per_class=single["per_class"])
+    else:
+        multi = engine.test(engine.episode_config(ctx, episode, views, name="views"), model)
+        out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
+    out["num_test_videos"] = single["num_test_videos"]
+    out["views"] = f"{views[0]}x{views[1]}"
+    return out
+
+
+@register_protocol
+class Supervised(Protocol):
+    name = "supervised"
+    version = "1"
+    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None}
+
+    def validate_args(self) -> None:
+        self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
+
+    def plan(self, spec, method, dataset) -> list[Episode]:
+        return [
+            Episode(
+                name="main",
+                classes=list(dataset.classes),
+                train=engine.split_of(dataset, self.args["train_split"]),
+                test=engine.split_of(dataset, self.args["test_split"]),
+                params={"views": self.args["views"]},
+            )
+        ]
+
+    def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
+        cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"])
+        runner = engine.train(ctx, cfg)
+        return evaluate_views(ctx, episode, runner.model, self.views)
