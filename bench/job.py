@@ -87,9 +87,9 @@ def prepare(spec: RunSpec) -> Prepared:
             f"method {spec.method!r} does not support protocol {spec.protocol!r} "
             f"(it supports: {', '.join(method.protocols)})"
         )
+    dataset = get_dataset(spec.dataset, where)
     cfg = _resolve_cfg(spec)
     weight_sources(cfg)  # raises when a weights file is missing
-    dataset = get_dataset(spec.dataset, where)
     episodes = protocol.plan(spec, method, dataset)
     checked = set()
     for ep in episodes:

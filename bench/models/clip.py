@@ -42,9 +42,7 @@ def resolve_weights(weights: str | None) -> Path | None:
     if weights in (None, "", "none", "random"):
         return None
     if weights.startswith("synthetic:"):
-        from bench.data import synthetic
-
-        return synthetic.builtin_weights(weights.split(":", 1)[1])
+        return synthetic_weights(weights)
     configured = settings.weights_entry(weights)
     path = Path(configured or weights).expanduser()
     if not path.is_file():
@@ -54,6 +52,20 @@ def resolve_weights(weights: str | None) -> Path | None:
             f"'weights:' in {settings.config_file()} or BENCH_WEIGHTS_<TAG>; nothing is downloaded at run time"
         )
     return path
+
+
+SYNTHETIC_WEIGHTS = {"tiny-clip": "tiny_clip_weights", "tiny-video": "tiny_video_weights"}
+
+
+def synthetic_weights(tag: str) -> Path:
+    """Weights the synthetic world trains for itself (``synthetic:tiny-clip``), built on first use."""
+    from bench.data import synthetic
+
+    name = tag.split(":", 1)[1]
+    builder = getattr(synthetic, SYNTHETIC_WEIGHTS.get(name, ""), None)
+    if builder is None:
+        raise ConfigError(f"weights tag {tag!r}: the synthetic world provides {sorted(SYNTHETIC_WEIGHTS)}")
+    return Path(builder(None))
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,0 +1,45 @@
+# The two commands of the README, and the steps they stand on. A fresh machine needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+GRID ?= ablations/ftp_prompts.yaml
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-12)
+
+.PHONY: run test setup slurm-up slurm-down lint bench clean-results
+
+## run: set up, then run the main job (the flagship grid on the built-in synthetic default)
+run: setup
+	$(VENV)/bin/bench data prepare
+	$(VENV)/bin/bench run --grid $(GRID) --wait
+
+## test: set up (plus the local SLURM test cluster when root), then run the whole test suite
+test: setup slurm-up
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+## setup: the virtualenv with the pinned stack (idempotent: reused when nothing changed)
+setup: $(STAMP)
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## slurm-up: start the single-node SLURM cluster used by the tests (root + apt only; skipped otherwise)
+slurm-up:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash slurm/local/up.sh; \
+	else echo "not root or no apt-get: the SLURM tests will be skipped with this reason"; fi
+
+slurm-down:
+	bash slurm/local/down.sh
+
+lint:
+	$(VENV)/bin/ruff check .
+
+## bench: the benchmark scripts (figures printed, not asserted)
+bench: setup
+	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

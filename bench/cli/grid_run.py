@@ -1,0 +1,96 @@
+"""``bench run --grid``: validate every cell, submit those without records, optionally follow them."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import logging
+import time
+from pathlib import Path
+
+from bench.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def select(specs, only: str | None):
+    if not only:
+        return specs
+    return [s for s in specs if fnmatch.fnmatch(s.case or "", only) or fnmatch.fnmatch(s.run_id, only)]
+
+
+def describe_setting(grid) -> str:
+    datasets = sorted({s.dataset for s in grid.specs})
+    sizes = sorted({s.size for s in grid.specs})
+    return (f"grid {grid.name} ({grid.path}): profile {grid.profile!r}, {len(grid.specs)} cells, "
+            f"method {grid.specs[0].method}, protocol {grid.specs[0].protocol}, datasets {datasets}, sizes {sizes}")
+
+
+def dry_run(specs, store) -> int:
+    for s in specs:
+        state = "recorded" if store.has(s.run_id) else ("failed" if store.failure(s.run_id) else "missing")
+        ov = ", ".join(f"{k}={v}" for k, v in sorted(s.overrides.items()))
+        print(f"#{s.cell}: [{s.case or '-'}] {ov or '(base)'}  seed={s.seed}  run_id={s.run_id}  {state}")
+    return 0
+
+
+def run_grid(args: argparse.Namespace) -> int:
+    from bench import grid as grid_mod
+    from bench import launch, profiles
+    from bench.store import Store
+
+    launcher_overrides = profiles.parse_overrides(args.launcher or [])
+    grid = grid_mod.load(args.grid, profile=args.profile)
+    store = Store(args.results)
+    specs = select(grid.specs, args.only)
+    if not specs:
+        raise ConfigError(f"--only {args.only!r} matches none of the {len(grid.specs)} cells of {args.grid}")
+    print(describe_setting(grid))
+    if args.dry_run:
+        return dry_run(specs, store)
+    t0 = time.time()
+    grid_mod.validate(specs, what=f"grid {args.grid}")
+    print(f"validated {len(specs)} cells in {time.time() - t0:.1f} s")
+    executor = args.executor or grid.executor
+    prof_name = grid.launcher.get("profile", "local")
+    prof = profiles.load_profile(prof_name, {**{k: v for k, v in grid.launcher.items() if k != "profile"},
+                                             **launcher_overrides})
+    launched = launch.submit(specs, executor, prof, None, store.root, grid=grid.name, skip_existing=not args.redo)
+    print(f"{len(launched)} submitted to {executor} ({prof_name}); {len(launched.skipped)} already recorded or running")
+    if launched and (args.wait or executor == "debug"):
+        states = launch.wait(list(launched), progress=True)
+        failed = [r for r, st in zip(launched.run_ids, states, strict=True) if st == "failed"]
+        print(f"finished in {time.time() - t0:.1f} s: {len(states) - len(failed)} done, {len(failed)} failed")
+        for r in failed:
+            info = store.failure(r) or {}
+            print(f"  failed {r}: {info.get('error', 'no failure file; see bench status')}")
+    elif launched:
+        print(f"follow with: bench status {args.grid}")
+    build_outputs(grid, store)
+    recorded = sum(store.has(s.run_id) for s in specs)
+    print(f"{recorded}/{len(specs)} cells have records in {store.runs}")
+    return 0 if recorded == len(specs) or not (args.wait or executor == "debug") else 1
+
+
+def build_outputs(grid, store) -> None:
+    """Regenerate the grid's table and plot from the records (when the grid names them)."""
+    for kind, spec_path in (("table", grid.table), ("plot", grid.plot)):
+        if not spec_path:
+            continue
+        path = Path(spec_path)
+        if not path.is_absolute():
+            path = (grid.path.parent.parent / spec_path) if not path.exists() else path
+        try:
+            if kind == "table":
+                from bench.tables import build_table
+
+                outputs = build_table(path, store=store)
+            else:
+                from bench.plots import plot_from_spec
+
+                outputs = plot_from_spec(path, store=store)
+        except ImportError as e:
+            log.warning("cannot build the %s of grid %s: %s", kind, grid.name, e)
+            continue
+        for out in outputs or []:
+            print(f"wrote {out}")

@@ -1,0 +1,93 @@
+"""Grid YAML: expansion, include, and refusal of bad grids with every problem listed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bench import grid
+from bench.errors import ConfigError, ValidationError
+
+BASE = """
+name: g
+base: {method: clip_meanpool, protocol: supervised, seed: 0}
+profiles:
+  default: {size: tiny, dataset: syn_k400, executor: local, launcher: {profile: local}}
+"""
+
+
+def write(tmp_path, text, name="g.yaml"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_expansion_cases_grid_zip_seeds(tmp_path):
+    p = write(tmp_path, BASE + """
+cases: {a: {model.backbone.frozen: true}, b: {model.backbone.frozen: false}}
+grid: {train_cfg.max_epochs: [1, 2]}
+zip: [{num_frames: [4, 8], protocol_args.views: ["1x1", "2x1"]}]
+seeds: [0, 1]
+""")
+    g = grid.load(p)
+    assert len(g.specs) == 2 * 2 * 2 * 2
+    assert len({s.run_id for s in g.specs}) == 16
+    s = g.specs[0]
+    assert s.case == "a" and s.grid == "g" and s.dataset == "syn_k400" and s.size == "tiny"
+    assert {(x.overrides["num_frames"], x.protocol_args["views"]) for x in g.specs} == {(4, "1x1"), (8, "2x1")}
+    assert [x.cell for x in g.specs] == list(range(16))
+
+
+def test_include_merges_shared_base(tmp_path):
+    write(tmp_path, BASE, "shared.yaml")
+    p = write(tmp_path, "include: shared.yaml\nname: child\ncases: {x: {}}\n")
+    g = grid.load(p)
+    assert g.name == "child" and g.specs[0].method == "clip_meanpool"
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("name: [unclosed", "not valid YAML"),
+        ("!!python/object/apply:os.system ['echo hi']", "construct Python objects are refused"),
+        (BASE + "bogus: 1\n", "unknown top-level keys \\['bogus'\\]"),
+        (BASE + "grid: {x: []}\n", "non-empty lists"),
+        (BASE.replace("default:", "other:"), "no profile 'default'"),
+    ],
+)
+def test_bad_grids_are_refused(tmp_path, text, match):
+    with pytest.raises((ConfigError, ValidationError), match=match):
+        grid.load(write(tmp_path, text))
+
+
+def test_all_problems_listed_before_submission(tmp_path):
+    p = write(tmp_path, BASE + """
+cases:
+  bad_key: {model.backbone.no_such_field: 1}
+  bad_weights: {model.backbone.clip_weights: /nonexistent/weights.pt}
+  ok: {}
+""")
+    g = grid.load(p)
+    with pytest.raises(ValidationError) as e:
+        grid.validate(g.specs)
+    msg = str(e.value)
+    assert "2 problem(s)" in msg
+    assert "no_such_field" in msg and "/nonexistent/weights.pt" in msg
+
+
+def test_incompatible_protocol_and_unknown_names(tmp_path):
+    from bench.method import get_method
+    from bench.registry import METHODS
+
+    if "test_supervised_only" not in METHODS:
+        import dataclasses
+
+        info = dataclasses.replace(get_method("clip_meanpool"), name="test_supervised_only", protocols=("supervised",))
+        METHODS.register(info.name, info)
+    p = write(tmp_path, BASE.replace("protocol: supervised", "protocol: zeroshot").replace("clip_meanpool", "test_supervised_only"))
+    with pytest.raises(ValidationError, match="does not support protocol 'zeroshot'"):
+        grid.validate(grid.load(p).specs)
+    p = write(tmp_path, BASE.replace("clip_meanpool", "no_such_method"))
+    with pytest.raises(ValidationError, match="unknown method 'no_such_method'.*known methods: .*clip_meanpool"):
+        grid.validate(grid.load(p).specs)
