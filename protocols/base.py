@@ -17,22 +17,42 @@ from bench.errors import ConfigError
 from bench.registry import PROTOCOLS
 
 
+def file_sha256(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 @dataclasses.dataclass
 class Split:
-    """A list of videos to train or test on: annotation list + the root its paths are relative to."""
+    """A list of videos to train or test on: annotation list + the root its paths are relative to.
+
+    Attributes:
+        ann_file: the MMAction2 video list (``<relative path> <label>`` per line) the episode uses.
+        video_root: the directory those paths are relative to.
+        dataset: the dataset the videos belong to.
+        source: where ``ann_file`` came from when the protocol wrote it (a converted published
+            split file, a class subset ...): the source file and its sha256, and how it was derived.
+        files: other files the split is defined by (AVA's CSVs, proposals, exclusions), recorded with sha256.
+    """
 
     ann_file: Path
     video_root: Path
     dataset: str
+    source: dict[str, Any] | None = None
+    files: dict[str, Path] = dataclasses.field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         data = Path(self.ann_file).read_bytes()
-        return {
+        d: dict[str, Any] = {
             "dataset": self.dataset,
             "ann_file": str(self.ann_file),
             "sha256": hashlib.sha256(data).hexdigest(),
             "num_videos": sum(1 for line in data.decode().splitlines() if line.strip()),
         }
+        if self.source:
+            d["source"] = self.source
+        if self.files:
+            d["files"] = {k: {"path": str(v), "sha256": file_sha256(v)} for k, v in self.files.items()}
+        return d
 
 
 @dataclasses.dataclass
@@ -58,6 +78,11 @@ class Episode:
             d["classes"] = self.classes
         if self.train is not None:
             d["train"] = self.train.describe()
+        if self.train_classes is not None and self.train_classes != self.classes:
+            d["num_train_classes"] = len(self.train_classes)
+            d["train_classes_sha256"] = hashlib.sha256("\n".join(self.train_classes).encode()).hexdigest()
+            if len(self.train_classes) <= 1000:
+                d["train_classes"] = self.train_classes
         return d
 
 

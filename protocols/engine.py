@@ -138,15 +138,57 @@ def build_runner(cfg, model=None):
     return Runner(model=model, experiment_name=f"test_{Path(cfg.work_dir).name}", cfg=cfg, **kwargs)
 
 
-def train(ctx: RunContext, cfg):
-    """Train with MMEngine, resuming from the run's own last checkpoint when there is one."""
+def train(ctx: RunContext, cfg, init: Path | None = None):
+    """Train with MMEngine, resuming from the run's own last checkpoint when there is one.
+
+    ``init``: a checkpoint of tensors to start from (``protocols.weights``); loaded into the
+    built model before training (a resumed run then overwrites it with its own checkpoint).
+    The trained model's weights are saved as ``model_state.pth`` in the episode directory.
+    """
     from bench.checkpoint import trusted_resume
+    from protocols import weights
 
     cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
     runner = build_runner(cfg)
+    runner.init_info = None
+    if init is not None:
+        state = weights.load_state(init)
+        init_weights = runner._init_model_weights
+
+        def init_then_load() -> None:  # Runner.train initialises weights, then resumes: load in between
+            init_weights()
+            runner.init_info = weights.apply_state(runner.model, state, init)
+
+        runner._init_model_weights = init_then_load
     with trusted_resume(Path(cfg.work_dir)):
         runner.train()
+    weights.save_state(runner.model, Path(cfg.work_dir) / weights.STATE_FILE)
     return runner
+
+
+def build_model(cfg, init: Path | None = None):
+    """The method's model built from ``cfg.model`` in eval mode (optionally with weights from ``init``)."""
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from protocols import weights
+
+    init_default_scope(cfg.get("default_scope", "mmaction"))
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    info = None
+    if init is not None:
+        info = weights.apply_state(model, weights.load_state(init), init)
+    model.init_info = info
+    return model.eval()
+
+
+def build_loader(loader_cfg: dict):
+    """A PyTorch DataLoader from an MMEngine dataloader config (MMAction2 dataset + pipeline)."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    init_default_scope("mmaction")
+    return Runner.build_dataloader(copy.deepcopy(loader_cfg))
 
 
 def test(cfg, model) -> dict[str, Any]:

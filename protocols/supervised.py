@@ -4,17 +4,33 @@ Reports top-1, top-5 and mean class accuracy, single-view and multi-view. Views 
 ``"<temporal clips>x<spatial crops>"``; the clips of a video are sampled deterministically
 (``test_mode=True``) and their scores averaged the MMAction2 way (the head's ``average_clips``:
 ``'prob'`` or ``'score'``). The headline metrics (``top1``...) are the multi-view ones; the
-single-view ones carry the suffix ``_1view``.
+single-view ones carry the suffix ``_1view``. ``average_clips`` (protocol parameter) sets the
+head's field; ``None`` keeps the method config's value. The trained weights are saved in the
+episode directory (``model_state.pth``) so that few-shot and zero-shot runs can start from them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench.errors import ConfigError
 from protocols import engine
 from protocols.base import Episode, Protocol, register_protocol
 
 METRICS = ("top1", "top5", "mean_class_acc")
+AVERAGE_CLIPS = ("prob", "score")
+
+
+def set_average_clips(model, value: str | None) -> str | None:
+    """Set the head's ``average_clips`` (MMAction2's view averaging); returns the value in effect."""
+    head = getattr(getattr(model, "module", model), "cls_head", None)
+    if head is None or not hasattr(head, "average_clips"):
+        if value is not None:
+            raise ConfigError(f"average_clips={value!r}: the model has no cls_head.average_clips to set")
+        return None
+    if value is not None:
+        head.average_clips = value
+    return head.average_clips
 
 
 def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int]) -> dict[str, Any]:
@@ -35,10 +51,11 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 class Supervised(Protocol):
     name = "supervised"
     version = "1"
-    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None}
+    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None}
 
     def validate_args(self) -> None:
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
+        check_average_clips(self.name, self.args["average_clips"])
 
     def plan(self, spec, method, dataset) -> list[Episode]:
         return [
@@ -54,4 +71,10 @@ class Supervised(Protocol):
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"])
         runner = engine.train(ctx, cfg)
-        return evaluate_views(ctx, episode, runner.model, self.views)
+        average = set_average_clips(runner.model, self.args["average_clips"])
+        return {**evaluate_views(ctx, episode, runner.model, self.views), "average_clips": average}
+
+
+def check_average_clips(protocol: str, value) -> None:
+    if value is not None and value not in AVERAGE_CLIPS:
+        raise ConfigError(f"{protocol}.average_clips={value!r}; accepted: {', '.join(AVERAGE_CLIPS)} or null")

@@ -97,7 +97,8 @@ def test_missing_video_in_list_is_reported_before_training(syn_k400, fresh_dirs,
     (root / items[1][0]).unlink()
     from bench.data import catalog
 
-    info = catalog.DatasetInfo("syn_k400", syn_k400.classes, root, {"train": root / "train.txt", "val": root / "val.txt"})
+    splits = {"train": root / "train.txt", "val": root / "val.txt"}
+    info = catalog.DatasetInfo("syn_k400", syn_k400.classes, root, splits)
     monkeypatch.setattr(catalog, "get_dataset", lambda name, where="": info)
     with pytest.raises(DataError, match=r"2 of \d+ videos listed in .*train.txt are missing"):
         job.prepare(RunSpec("clip_meanpool", "supervised", "syn_k400"))
@@ -114,7 +115,8 @@ def test_decode_failures_are_counted_in_training_and_fatal_in_testing(syn_k400, 
     shutil.copytree(syn_k400.video_root, root)
     bad = read_annotation_list(root / "train.txt")[0][0]
     (root / bad).write_bytes(b"this is not an mp4")
-    info = catalog.DatasetInfo("syn_k400", syn_k400.classes, root, {"train": root / "train.txt", "val": root / "val.txt"})
+    splits = {"train": root / "train.txt", "val": root / "val.txt"}
+    info = catalog.DatasetInfo("syn_k400", syn_k400.classes, root, splits)
     monkeypatch.setattr(catalog, "get_dataset", lambda name, where="": info)
     rec = job.run(RunSpec("clip_meanpool", "supervised", "syn_k400", overrides={"train_cfg.max_epochs": 1}))
     assert rec["decode_failures"]["count"] >= 1

@@ -85,7 +85,8 @@ def test_incompatible_protocol_and_unknown_names(tmp_path):
 
         info = dataclasses.replace(get_method("clip_meanpool"), name="test_supervised_only", protocols=("supervised",))
         METHODS.register(info.name, info)
-    p = write(tmp_path, BASE.replace("protocol: supervised", "protocol: zeroshot").replace("clip_meanpool", "test_supervised_only"))
+    text = BASE.replace("protocol: supervised", "protocol: zeroshot").replace("clip_meanpool", "test_supervised_only")
+    p = write(tmp_path, text)
     with pytest.raises(ValidationError, match="does not support protocol 'zeroshot'"):
         grid.validate(grid.load(p).specs)
     p = write(tmp_path, BASE.replace("clip_meanpool", "no_such_method"))
