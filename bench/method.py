@@ -31,6 +31,8 @@ class MethodInfo:
         family: the family used for markers and colours in plots.
         text_modules: dotted submodule names that form the text branch (excluded from
             inference parameters, as the papers do).
+        teacher_modules: dotted submodule names used only in training (frozen teachers,
+            VLMs): excluded from inference FLOPs and parameters.
         paper: the paper file the method implements (``../shared/papers/...``), if any.
     """
 
@@ -40,6 +42,7 @@ class MethodInfo:
     protocols: tuple[str, ...]
     family: str = ""
     text_modules: tuple[str, ...] = ()
+    teacher_modules: tuple[str, ...] = ()
     paper: str = ""
 
     def config_path(self, size: str) -> Path:

@@ -1,0 +1,23 @@
+"""``bench validate G.yaml``: every check ``bench run --grid`` makes before submitting, nothing submitted."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a grid (all cells) without submitting anything")
+    p.add_argument("grid")
+    p.add_argument("--profile")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench import grid as grid_mod
+    from bench.cli.grid_run import describe_setting
+
+    g = grid_mod.load(args.grid, profile=args.profile)
+    print(describe_setting(g))
+    grid_mod.validate(g.specs, what=f"grid {args.grid}")
+    print(f"all {len(g.specs)} cells are valid")
+    return 0

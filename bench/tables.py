@@ -1,0 +1,462 @@
+"""Comparison tables from published paper numbers and measured records (Markdown, LaTeX, CSV).
+
+A table spec (YAML, safe-loaded; see ``results/tables/README.md``) selects published rows
+(``results/published/*.csv``, one row per method x setting x metric) and measured records
+(``bench.store.Store``), brings both into one long list of entries (one value of one metric),
+groups the entries into table rows by ``rows.key``, and fills each declared column. Like
+lm-evaluation-harness's table renderer, the output has a fixed column order, and like the
+papers it bolds the best and underlines the second-best value of a column. A missing value is
+never a blank: it is "—" with a footnote. Where a protocol repeats (few-shot episodes, seeds),
+the cell shows mean ± std.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import settings
+from bench.errors import ConfigError, ValidationError
+
+DASH = "—"
+PERCENT_METRICS = {"top1", "top5", "mAP", "mean_class_acc", "map"}
+SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot"}
+DEFAULT_FMT = {"gflops_total": ".0f", "gflops_per_view": ".1f", "params_m": ".0f", "frames": "d"}
+
+
+@dataclass
+class Entry:
+    """One value of one metric, from a paper (``published``) or from a record (``measured``)."""
+
+    origin: str
+    fields: dict[str, Any]
+    metric: str
+    value: float
+    std: float | None = None
+
+
+@dataclass
+class Cell:
+    value: float | str | None = None
+    std: float | None = None
+    n: int = 0
+    note: str = ""
+    rank: int = 0  # 1 = best, 2 = second-best
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list[dict[str, Any]]
+    rows: list[list[Cell]]
+    origins: list[str]
+    footnotes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_spec(path: Path | str) -> dict[str, Any]:
+    """Read and check a table spec; unknown keys and missing columns are errors."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"table spec {path} does not exist") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"table spec {path} is not valid YAML: {e}") from e
+    if not isinstance(spec, dict):
+        raise ConfigError(f"table spec {path} must be a mapping, got {type(spec).__name__}")
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise ConfigError(f"table spec {path}: unknown keys {sorted(unknown)}; accepted: {sorted(SPEC_KEYS)}")
+    if "published" not in spec and "measured" not in spec:
+        raise ConfigError(f"table spec {path} selects nothing: give 'published' and/or 'measured'")
+    for i, col in enumerate(spec.get("columns") or []):
+        if not isinstance(col, dict) or "name" not in col or not ({"metric", "field"} & set(col)):
+            raise ConfigError(f"table spec {path}: column {i} ({col!r}) needs 'name' and 'metric' or 'field'")
+    spec.setdefault("name", path.stem)
+    spec["_path"] = str(path)
+    return spec
+
+
+def _num(v: Any) -> float | None:
+    if v is None or (isinstance(v, str) and v.strip() in ("", "-", DASH)):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _norm(v: Any) -> str:
+    """Compare filter values as text; ``32.0`` and ``32`` are the same."""
+    f = _num(v)
+    if f is not None and f == int(f):
+        return str(int(f))
+    return "" if v is None else str(v)
+
+
+def published_entries(published_dir: Path, files: list[str] | None = None) -> list[Entry]:
+    """All rows of the published CSVs (or of ``files``, names without ``.csv``) as entries."""
+    paths = [published_dir / f"{f}.csv" for f in files] if files else sorted(published_dir.glob("*.csv"))
+    entries = []
+    for p in paths:
+        if not p.exists():
+            raise ConfigError(f"published file {p} does not exist; available: "
+                              f"{sorted(x.stem for x in published_dir.glob('*.csv'))}")
+        with open(p, newline="") as f:
+            for row in csv.DictReader(f):
+                value = _num(row.get("value"))
+                if value is None:
+                    continue
+                fields = {k: v for k, v in row.items() if k not in ("value", "std", "metric")}
+                fields["paper"] = p.stem
+                entries.append(Entry("published", fields, row["metric"], value, _num(row.get("std"))))
+    return entries
+
+
+def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's descriptive fields, named like the published columns plus dotted record keys."""
+    spec = rec.get("spec") or {}
+    flops = rec.get("flops") or {}
+    out: dict[str, Any] = {k: v for k, v in rec.items() if not isinstance(v, dict | list)}
+    for prefix, d in (("spec", spec), ("flops", flops), ("spec.protocol_args", spec.get("protocol_args") or {})):
+        out.update({f"{prefix}.{k}": v for k, v in d.items() if not isinstance(v, dict | list)})
+    views = flops.get("views")
+    frames = views.split("x")[0] if isinstance(views, str) and views.count("x") == 2 else None
+    per_view = _num(flops.get("gflops_per_view"))
+    total = _num(flops.get("gflops_total"))
+    if total is None and per_view is not None and views:
+        from bench.flops import n_views
+
+        total = per_view * n_views(views)
+    out.update(
+        method=rec.get("method"), variant=rec.get("variant") or "", backbone=rec.get("backbone") or spec.get("size"),
+        case=spec.get("case"), grid=rec.get("grid") or spec.get("grid"), views=views, frames=frames,
+        gflops_per_view=per_view, gflops_total=total, params_m=flops.get("params_m"),
+        shots=(spec.get("protocol_args") or {}).get("shots"), source=f"measured {rec.get('run_id', '')}".strip(),
+    )
+    return out
+
+
+def measured_entries(records: list[dict[str, Any]]) -> list[Entry]:
+    """One entry per numeric metric of each record (``<m>_std`` becomes that entry's std)."""
+    entries = []
+    for rec in records:
+        fields = record_fields(rec)
+        metrics = rec.get("metrics") or {}
+        for k, v in metrics.items():
+            if k.endswith("_std") or isinstance(v, bool) or _num(v) is None or isinstance(v, dict | list):
+                continue
+            entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std"))))
+    return entries
+
+
+def matches(fields: dict[str, Any], where: dict[str, Any] | None, metric: str | None = None) -> bool:
+    """Whether ``fields`` pass a filter: scalar = equal, list = one of, {regex|not|min|max} = test."""
+    for key, want in (where or {}).items():
+        have = metric if key == "metric" and metric is not None else fields.get(key)
+        text = _norm(have)
+        if isinstance(want, dict):
+            if "regex" in want and not re.search(str(want["regex"]), text):
+                return False
+            if "not" in want and text in {_norm(w) for w in _as_list(want["not"])}:
+                return False
+            if "min" in want and (_num(have) is None or _num(have) < float(want["min"])):
+                return False
+            if "max" in want and (_num(have) is None or _num(have) > float(want["max"])):
+                return False
+        elif text not in {_norm(w) for w in _as_list(want)}:
+            return False
+    return True
+
+
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def derive(entries: list[Entry], rules: dict[str, Any]) -> None:
+    """Add fields extracted by regex (first group) from another field, per origin.
+
+    ``group: {published: {from: variant, regex: 'group (\\d+)'}, measured: {from: spec.case, regex: 'g(\\d+)_'}}``
+    """
+    for name, per_origin in (rules or {}).items():
+        for e in entries:
+            rule = per_origin.get(e.origin) if isinstance(per_origin, dict) else None
+            if not rule:
+                continue
+            m = re.search(str(rule["regex"]), _norm(e.fields.get(rule["from"])))
+            if m:
+                got = m.group(1) if m.groups() else m.group(0)
+                e.fields[name] = int(got) if rule.get("int") or got.isdigit() else got
+
+
+def select(spec: dict[str, Any], results: Path | None = None, published_dir: Path | None = None) -> list[Entry]:
+    """The entries a spec selects (published + measured), with derived fields."""
+    from bench.store import Store
+
+    root = Path(results) if results is not None else settings.results_dir()
+    entries: list[Entry] = []
+    pub = spec.get("published")
+    if pub:
+        pdir = Path(published_dir) if published_dir else root / "published"
+        entries += [e for e in published_entries(pdir, pub.get("files")) if matches(e.fields, pub.get("where"),
+                                                                                     e.metric)]
+    meas = spec.get("measured")
+    if meas:
+        recs = Store(root).records()
+        entries += [e for e in measured_entries(recs) if matches(e.fields, meas.get("where"), e.metric)]
+    derive(entries, spec.get("derive") or {})
+    if not entries:
+        raise ConfigError(
+            f"table spec {spec.get('_path', spec['name'])} selects nothing: published filter "
+            f"{(pub or {}).get('where')} and measured filter {(meas or {}).get('where')} match no row under {root}"
+        )
+    return entries
+
+
+# ----------------------------------------------------------------------------- building
+
+DEFAULT_KEY = ["method", "backbone", "frames", "resolution", "views", "variant"]
+
+
+def _row_groups(entries: list[Entry], key: list[str]) -> list[list[Entry]]:
+    groups: dict[tuple, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(tuple(_norm(e.fields.get(k)) for k in key), []).append(e)
+    return list(groups.values())
+
+
+def _metric_cell(col: dict[str, Any], row: list[Entry], notes: list[str], label: str) -> Cell:
+    hits = [e for e in row if e.metric == col["metric"] and (not col.get("origin") or e.origin == col["origin"])
+            and matches(e.fields, col.get("where"))]
+    if not hits:
+        return Cell()
+    measured = [e for e in hits if e.origin == "measured"]
+    if measured:  # seeds / repeats of our runs: mean, and the spread across them
+        values = [e.value for e in measured]
+        std = statistics.stdev(values) if len(values) > 1 else measured[0].std
+        return Cell(statistics.fmean(values), std, len(values))
+    first = hits[0]
+    others = {e.value for e in hits} - {first.value}
+    if others:
+        notes.append(f"{label}, {col['name']}: papers disagree ({first.value} from {first.fields.get('source')}, "
+                     f"also {sorted(others)}); the first is shown")
+    return Cell(first.value, first.std, 1)
+
+
+def _field_cell(col: dict[str, Any], row: list[Entry]) -> Cell:
+    pool = [e for e in row if (not col.get("origin") or e.origin == col["origin"])
+            and matches(e.fields, col.get("where"))]
+    values = []
+    for e in pool:
+        v = e.fields.get(col["field"])
+        if _norm(v) != "" and _norm(v) not in values:
+            values.append(_norm(v))
+    if not values:
+        return Cell()
+    if col.get("join"):
+        return Cell("; ".join(values))
+    f = _num(values[0])
+    return Cell(f if f is not None else values[0])
+
+
+def _check_units(table_cols: list[dict[str, Any]], rows: list[list[Cell]], origins: list[str], labels: list[str]):
+    """Refuse a percent column where one origin looks like fractions (all in (0, 1]) and another does not."""
+    problems = []
+    for j, col in enumerate(table_cols):
+        if col.get("metric") not in PERCENT_METRICS:
+            continue
+        by_origin: dict[str, list[tuple[str, float]]] = {}
+        for i, row in enumerate(rows):
+            if isinstance(row[j].value, float) and row[j].value != 0:
+                by_origin.setdefault(origins[i], []).append((labels[i], row[j].value))
+        fraction_like = {o for o, vs in by_origin.items() if all(v <= 1.0 for _, v in vs)}
+        if fraction_like and len(fraction_like) < len(by_origin):
+            bad = [lab for o in fraction_like for lab, _ in by_origin[o]]
+            problems.append(f"column {col['name']!r}: values of rows {bad} look like fractions while others are "
+                            f"percent; records and published CSVs must both give percent")
+    if problems:
+        raise ValidationError(problems, "table units")
+
+
+def _rank(rows: list[list[Cell]], cols: list[dict[str, Any]]) -> None:
+    for j, col in enumerate(cols):
+        best = col.get("best", "max" if "metric" in col else None)
+        if best not in ("max", "min"):
+            continue
+        vals = sorted({c[j].value for c in rows if isinstance(c[j].value, float)}, reverse=best == "max")
+        if len(vals) < 2:
+            continue
+        for r in rows:
+            if r[j].value == vals[0]:
+                r[j].rank = 1
+            elif r[j].value == vals[1]:
+                r[j].rank = 2
+
+
+def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
+    """Group entries into rows and fill the spec's columns; sort, rank, footnote the gaps."""
+    cols = spec.get("columns") or []
+    if not cols:
+        raise ConfigError(f"table spec {spec['name']!r} declares no columns")
+    key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
+    notes: list[str] = []
+    rows, origins, labels = [], [], []
+    for group in _row_groups(entries, key):
+        label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
+        cells = [_metric_cell(c, group, notes, label) if "metric" in c else _field_cell(c, group) for c in cols]
+        if all(c.value is None for c, col in zip(cells, cols) if "metric" in col) and any("metric" in c for c in cols):
+            continue  # this row has none of the table's metrics
+        kinds = {e.origin for e in group}
+        rows.append(cells)
+        origins.append("both" if len(kinds) > 1 else kinds.pop())
+        labels.append(label)
+    if not rows:
+        raise ConfigError(f"table spec {spec['name']!r}: no selected row has any of the metrics "
+                          f"{[c['metric'] for c in cols if 'metric' in c]}; metrics present: "
+                          f"{sorted({e.metric for e in entries})}")
+    _check_units(cols, rows, origins, labels)
+    for s in reversed(_as_list(spec.get("sort") or [])):
+        names = [c["name"] for c in cols]
+        if s.get("by") not in names:
+            raise ConfigError(f"table spec {spec['name']!r}: sort by {s.get('by')!r} is not a column; columns: {names}")
+        j, desc = names.index(s["by"]), s.get("order", "asc") == "desc"
+        order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
+        rows, origins = [rows[i] for i in order], [origins[i] for i in order]
+    _rank(rows, cols)
+    if any(c.value is None for r in rows for c in r):
+        notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
+    if any(o != "published" for o in origins):
+        notes.insert(0, "†: measured by this harness (mean ± std over seeds/episodes where repeated); "
+                        "other rows are the papers' published numbers")
+    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes)
+
+
+def _sort_key(v: Any, desc: bool) -> tuple:
+    if v is None:
+        return (1, 0, "")
+    if isinstance(v, float):
+        return (0, -v if desc else v, "")
+    return (0, 0, str(v))
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _fmt(col: dict[str, Any], cell: Cell) -> str:
+    if cell.value is None:
+        return DASH
+    if isinstance(cell.value, str):
+        return cell.value
+    fmt = col.get("fmt") or DEFAULT_FMT.get(col.get("field", ""), ".1f")
+    text = f"{int(round(cell.value)):d}" if fmt == "d" else format(cell.value, fmt)
+    if cell.std is not None:
+        text += f" ± {format(cell.std, fmt if fmt != 'd' else '.1f')}"
+    return text
+
+
+def _texts(table: Table) -> list[list[str]]:
+    out = []
+    for cells, origin in zip(table.rows, table.origins):
+        texts = [_fmt(c, cell) for c, cell in zip(table.columns, cells)]
+        if origin != "published":
+            texts[0] += " †"
+        out.append(texts)
+    return out
+
+
+def _is_text(col: dict[str, Any]) -> bool:
+    return "field" in col and "fmt" not in col and col["field"] not in DEFAULT_FMT
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub Markdown: **best**, <u>second-best</u>, footnotes below."""
+    head = [c["name"] for c in table.columns]
+    lines = [f"**{table.title}**", "", "| " + " | ".join(head) + " |",
+             "|" + "|".join(":---" if _is_text(c) else "---:" for c in table.columns) + "|"]
+    for cells, texts in zip(table.rows, _texts(table)):
+        row = []
+        for cell, t in zip(cells, texts):
+            t = t.replace("|", "\\|")
+            row.append(f"**{t}**" if cell.rank == 1 else f"<u>{t}</u>" if cell.rank == 2 else t)
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines += [f"- {n}" for n in table.footnotes]
+    lines.append("- Bold: best in a column; underlined: second best.")
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPE = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\~{}",
+               "^": r"\^{}", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$", "×": r"$\times$"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table: \\textbf best, \\underline second-best, notes in a footnotesize block."""
+    align = "".join("l" if _is_text(c) else "r" for c in table.columns)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex(table.title)}}}", rf"\label{{tab:{table.name}}}",
+             rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(_tex(c["name"]) for c in table.columns) + r" \\",
+             r"\midrule"]
+    for cells, texts in zip(table.rows, _texts(table)):
+        row = []
+        for cell, t in zip(cells, texts):
+            t = _tex(t)
+            row.append(rf"\textbf{{{t}}}" if cell.rank == 1 else rf"\underline{{{t}}}" if cell.rank == 2 else t)
+        lines.append(" & ".join(row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.footnotes:
+        lines.append(r"\par\footnotesize " + r" \\ ".join(_tex(n) for n in table.footnotes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def csv_header(table: Table) -> list[str]:
+    """Fixed column order: origin, then each spec column (and its std for metric columns)."""
+    head = ["origin"]
+    for c in table.columns:
+        head.append(c["name"])
+        if "metric" in c:
+            head.append(f"{c['name']} std")
+    return head
+
+
+def write_csv(table: Table, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(csv_header(table))
+        for cells, origin in zip(table.rows, table.origins):
+            row: list[Any] = [origin]
+            for c, cell in zip(table.columns, cells):
+                row.append("" if cell.value is None else cell.value)
+                if "metric" in c:
+                    row.append("" if cell.std is None else cell.std)
+            w.writerow(row)
+
+
+def render(spec_path: Path | str, out: Path | str | None = None, results: Path | None = None,
+           published_dir: Path | None = None) -> dict[str, Path]:
+    """Build the table of a spec and write ``<name>.md``, ``.tex`` and ``.csv``; return the paths."""
+    spec = load_spec(spec_path)
+    table = build_table(spec, select(spec, results, published_dir))
+    root = Path(results) if results is not None else settings.results_dir()
+    out_dir = Path(out) if out else root / "tables" / "generated"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_dir / f"{table.name}.{ext}" for ext in ("md", "tex", "csv")}
+    paths["md"].write_text(to_markdown(table))
+    paths["tex"].write_text(to_latex(table))
+    write_csv(table, paths["csv"])
+    return paths

@@ -1,0 +1,166 @@
+"""FLOPs counting: hand-checkable cases, the ops fvcore misses, and two method-free anchors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.errors import ConfigError
+from bench.flops import count_flops, count_recognizer, flops_for_model, n_views, parse_views
+
+torch.set_num_threads(1)
+
+UNIFORMERV2_B16 = dict(  # mmaction2 1.1.0 uniformerv2-base-p16-res224_clip_8xb32-u8_kinetics400-rgb.py, random init
+    type="Recognizer3D",
+    backbone=dict(type="UniFormerV2", input_resolution=224, patch_size=16, width=768, layers=12, heads=12, t_size=8,
+                  dw_reduction=1.5, backbone_drop_path_rate=0.0, temporal_downsample=False, no_lmhra=True,
+                  double_lmhra=True, return_list=[8, 9, 10, 11], n_layers=4, n_dim=768, n_head=12, mlp_factor=4.0,
+                  drop_path_rate=0.0, mlp_dropout=[0.5] * 4, clip_pretrained=False, pretrained=None),
+    cls_head=dict(type="UniFormerHead", dropout_ratio=0.5, num_classes=400, in_channels=768, average_clips="prob"),
+    data_preprocessor=dict(type="ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"),
+)
+
+
+class SDPA(nn.Module):
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v)
+
+
+def test_single_linear_is_in_times_out_per_token():
+    r = count_flops(nn.Linear(10, 20), (torch.zeros(1, 5, 10),))
+    assert r.gflops_per_view * 1e9 == pytest.approx(5 * 10 * 20)
+    assert r.params_m * 1e6 == 220 and r.params_inference_m * 1e6 == 220
+    assert r.uncounted_ops == {}
+
+
+def test_sdpa_counts_both_matmuls():
+    q, k, v = torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 5, 4), torch.zeros(1, 2, 5, 6)
+    r = count_flops(SDPA(), (q, k, v))
+    assert r.gflops_per_view * 1e9 == pytest.approx(2 * 3 * 5 * (4 + 6))  # q@k^T + attn@v
+    assert r.uncounted_ops == {}
+
+
+@pytest.mark.parametrize("fastpath", [True, False])
+def test_multihead_attention_fast_and_slow_paths_agree(fastpath):
+    class SelfAttn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    old = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(fastpath)
+    try:
+        r = count_flops(SelfAttn(), (torch.zeros(1, 5, 8),))
+    finally:
+        torch.backends.mha.set_fastpath_enabled(old)
+    # q,k,v projections 5*8*24 + two attention matmuls 5*5*8*2 + output projection 5*8*8
+    assert r.gflops_per_view * 1e9 == pytest.approx(960 + 400 + 320)
+    assert r.uncounted_ops == {}
+
+
+def test_parameter_kinds_trainable_inference_text_and_excluded():
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.frozen = nn.Linear(4, 4)  # 20 params, frozen
+            self.head = nn.Linear(4, 2)  # 10 params
+            self.text = nn.Linear(4, 3)  # 15 params, text branch, not on this inference path
+            self.teacher = nn.Linear(4, 100)  # excluded by the caller
+            self.frozen.requires_grad_(False)
+
+        def forward(self, x):
+            return self.head(self.frozen(x))
+
+    r = count_flops(Model(), (torch.zeros(1, 4),), text_modules=["text"], exclude_modules=["teacher"])
+    assert r.params_m * 1e6 == pytest.approx(45)
+    assert r.params_trainable_m * 1e6 == pytest.approx(25)
+    assert r.params_inference_m * 1e6 == pytest.approx(30)
+    assert r.params_text_m * 1e6 == pytest.approx(15)
+    with pytest.raises(ConfigError, match="not submodules"):
+        count_flops(Model(), (torch.zeros(1, 4),), text_modules=["txt"])
+
+
+def test_op_without_handle_is_reported_not_dropped():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return torch.cumprod(x, dim=-1).view(-1)
+
+    r = count_flops(Odd(), (torch.ones(2, 3),))
+    assert r.uncounted_ops == {"aten::cumprod": 1}
+    assert "aten::cumprod" in r.summary()
+
+
+def test_views_strings():
+    assert parse_views("8x3x4") == (8, 3, 4) and n_views("8x3x4") == 12
+    assert n_views("4x3") == 12 and n_views("4×3") == 12 and n_views("1") == 1
+    with pytest.raises(ConfigError, match="views"):
+        parse_views("four by three")
+
+
+def test_open_clip_vit_b16_anchor():
+    open_clip = pytest.importorskip("open_clip")
+    visual = open_clip.create_model("ViT-B-16", pretrained=None).visual
+    r = count_flops(visual, (torch.zeros(1, 3, 224, 224),))
+    assert r.gflops_per_view == pytest.approx(17.5, rel=0.03)  # per frame; fvcore alone reads 11.3
+    assert r.uncounted_ops == {}
+    assert r.params_m == pytest.approx(86.2, rel=0.01)
+
+
+def _uniformerv2(**backbone):
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+
+    register_all_modules()
+    cfg = json.loads(json.dumps(UNIFORMERV2_B16))
+    cfg["backbone"].update(backbone)
+    return MODELS.build(cfg)
+
+
+def test_uniformerv2_b16_anchor():
+    model = _uniformerv2()
+    r = count_recognizer(model, (3, 8, 224, 224), views="8x3x4")
+    # UniFormerV2 paper / mmaction2 metafile: 1.8 TFLOPs over 4x3 views = 150 GFLOPs per view
+    assert r.gflops_per_view == pytest.approx(150, rel=0.03)
+    assert r.gflops_total == pytest.approx(1800, rel=0.03)
+    assert r.uncounted_ops == {}
+    assert r.params_m == pytest.approx(115, rel=0.02)
+
+
+def test_flops_for_model_record_shape():
+    model = _uniformerv2(input_resolution=32, width=64, layers=2, heads=2, t_size=4, return_list=[0, 1],
+                         n_layers=2, n_dim=64, n_head=2)
+    model.cls_head = nn.Linear(64, 5)  # a head without keyword arguments
+    rec = flops_for_model(model, (3, 4, 32, 32), views="4x1x2", text_modules=["cls_head"])
+    assert {"gflops_per_view", "gflops_total", "views", "params_m", "params_trainable_m", "params_inference_m",
+            "params_text_m", "uncounted_ops", "convention"} <= set(rec)
+    assert rec["gflops_total"] == pytest.approx(2 * rec["gflops_per_view"], rel=1e-3)
+    assert rec["params_text_m"] == pytest.approx(64 * 5 / 1e6 + 5 / 1e6)
+    assert rec["uncounted_ops"] == {}
+    json.dumps(rec)  # storable
+
+
+def test_cli_counts_a_config_file(tmp_path, capsys):
+    from bench.cli import main
+
+    cfg = json.loads(json.dumps(UNIFORMERV2_B16))
+    cfg["backbone"].update(input_resolution=32, width=64, layers=2, heads=2, t_size=8, return_list=[0, 1],
+                           n_layers=2, n_dim=64, n_head=2, clip_pretrained=True, pretrained="ViT-B/16")
+    cfg["cls_head"]["in_channels"] = 64
+    pipeline = [dict(type="UniformSample", clip_len=8, num_clips=4, test_mode=True),
+                dict(type="ThreeCrop", crop_size=32)]
+    path = tmp_path / "tiny_uniformerv2.py"
+    path.write_text(f"model = {cfg!r}\ntest_pipeline = {pipeline!r}\n")
+    assert main(["flops", str(path), "--random-init", "--frames", "4", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["views"] == "4x3x4" and rec["uncounted_ops"] == {}
+    assert main(["flops", str(path), "--random-init"]) == 0
+    out = capsys.readouterr().out
+    assert "1 multiply-add (MAC) = 1 FLOP" in out and "UNCOUNTED ops" in out
+    assert main(["flops", str(tmp_path / "missing.py")]) == 2
