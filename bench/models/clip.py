@@ -54,18 +54,22 @@ def resolve_weights(weights: str | None) -> Path | None:
     return path
 
 
-SYNTHETIC_WEIGHTS = {"tiny-clip": "tiny_clip_weights", "tiny-video": "tiny_video_weights"}
+SYNTHETIC_WEIGHTS = {
+    "tiny-clip": ("bench.data.synthetic.tiny_clip", "tiny_clip_weights"),
+    "tiny-video": ("bench.models.tiny_video", "tiny_video_weights"),
+}
 
 
 def synthetic_weights(tag: str) -> Path:
     """Weights the synthetic world trains for itself (``synthetic:tiny-clip``), built on first use."""
-    from bench.data import synthetic
+    import importlib
 
     name = tag.split(":", 1)[1]
-    builder = getattr(synthetic, SYNTHETIC_WEIGHTS.get(name, ""), None)
-    if builder is None:
-        raise ConfigError(f"weights tag {tag!r}: the synthetic world provides {sorted(SYNTHETIC_WEIGHTS)}")
-    return Path(builder(None))
+    if name not in SYNTHETIC_WEIGHTS:
+        raise ConfigError(f"weights tag {tag!r}: the synthetic world provides "
+                          f"{', '.join('synthetic:' + k for k in sorted(SYNTHETIC_WEIGHTS))}")
+    module, func = SYNTHETIC_WEIGHTS[name]
+    return Path(getattr(importlib.import_module(module), func)(None))
 
 
 @functools.lru_cache(maxsize=32)

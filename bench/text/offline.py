@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Oracle = Callable[[TextRequest], str]
 ORACLES: Registry[Oracle] = Registry("text oracle")
 # Modules that register oracles when imported (the synthetic benchmark registers its own here).
-ORACLE_PLUGINS = ("bench.data.catalog",)
+ORACLE_PLUGINS = ("bench.data.catalog", "bench.data.synthetic.oracle")
 _plugins_loaded = False
 
 
