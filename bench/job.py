@@ -138,6 +138,12 @@ def _episode_results(prep: Prepared, ctx) -> list[dict[str, Any]]:
     return results
 
 
+def _slurm_job_id() -> str | None:
+    """``<array job>_<task>`` for an array task, else the job id (None outside SLURM)."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
 def _decode_failures(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {"count": 0, "paths": []}
@@ -159,7 +165,10 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = True
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "time": time.time(),
         })
         raise
-    store.write(record)
+    from bench.launch import is_rank_zero
+
+    if is_rank_zero():  # in a multi-task job only rank 0 writes the record
+        store.write(record)
     return record
 
 
@@ -195,7 +204,7 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "code": code_version(),
         "host": {"hostname": socket.gethostname(), "python": platform.python_version()},
         "times": {"started": started, "finished": time.time(), "wall_s": time.time() - started},
-        "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID")),
+        "slurm_job_id": _slurm_job_id(),
         "spec": spec.to_dict(),
         "work_dir": str(work_dir),
     }

@@ -39,6 +39,12 @@ class RunContext:
         return self.work_dir / "decode_failures.jsonl"
 
 
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
 def parse_views(views: str, where: str = "views") -> tuple[int, int]:
     """``"<temporal clips>x<spatial crops>"`` -> (clips, crops), e.g. ``"4x3"`` -> (4, 3)."""
     try:
@@ -106,6 +112,7 @@ def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (
     cfg.randomness = dict(seed=int(ctx.spec.seed), deterministic=False)
     cfg.resume = False
     cfg.load_from = None
+    cfg.launcher = "pytorch" if _distributed() else "none"  # the group of a multi-task job exists already
     if set_classes(cfg.model, episode.train_classes or episode.classes) == 0:
         raise ConfigError(f"method {ctx.spec.method!r}: its model config has no class_names/num_classes field")
     sync_frames(cfg)

@@ -22,6 +22,8 @@ from bench.errors import DataError
 from bench.registry import DATASETS
 
 LABELS_DIR = Path(__file__).resolve().parents[2] / "protocols" / "labels"
+# Keys of a dataset's user-config entry that are settings, not annotation files.
+NOT_SPLITS = {"root", "_source", "labels", "video_ext", "frames", "label_map"}
 
 
 @dataclasses.dataclass
@@ -132,7 +134,7 @@ def _real(name: str, label_file: str, kind: str = "video") -> Callable[[], Datas
             raise DataError(f"root of dataset {name!r} is {root}, which is not a directory (from {entry['_source']})")
         splits = {}
         for key, value in entry.items():
-            if key in ("root", "_source", "labels") or not isinstance(value, str):
+            if key in NOT_SPLITS or not isinstance(value, str):
                 continue
             p = Path(value).expanduser()
             splits[key] = p if p.is_absolute() else root / p

@@ -69,6 +69,22 @@ class CLIPFrameEncoder(nn.Module):
         feats = self.visual(frames).view(b, t, -1)
         return feats.mean(dim=1) if self.pool == "mean" else feats
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Spatio-temporal features ``(B, D, T, h, w)``: CLIP patch tokens of each frame, projected.
+
+        The patch tokens go through CLIP's final LayerNorm and projection, the same map the class
+        token takes, so they live in the space the video features do (used by the AVA protocol).
+        """
+        b, c, t, h, w = x.shape
+        visual = self.visual
+        frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        tokens = visual.transformer(visual._embeds(frames))[:, 1:]  # drop the class token
+        tokens = visual.ln_post(tokens)
+        if visual.proj is not None:
+            tokens = tokens @ visual.proj
+        gh, gw = h // visual.patch_size[0], w // visual.patch_size[1]
+        return tokens.view(b, t, gh, gw, -1).permute(0, 4, 1, 2, 3).contiguous()
+
 
 @MODELS.register_module()
 class CLIPTextHead(BaseHead):
@@ -132,5 +148,16 @@ class CLIPMeanPool(Recognizer3D):
         self.cls_head.set_class_names(names)
 
     def video_features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The frozen-able video representation used by the linear probe: ``(B, D)`` per view."""
+        """The video representation used by the linear probe.
+
+        ``inputs`` as the data preprocessor gives them, ``(B, views, C, T, H, W)`` (or one view,
+        ``(B, C, T, H, W)``); returns ``(B, D)``, averaged over views.
+        """
+        if inputs.ndim == 6:
+            b, n = inputs.shape[:2]
+            return self.backbone(inputs.flatten(0, 1)).view(b, n, -1).mean(dim=1)
         return self.backbone(inputs)
+
+    def feature_map(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Spatio-temporal feature map ``(B, D, T, h, w)`` of ``(B, C, T, H, W)`` clips (AVA's RoI pooling)."""
+        return self.backbone.feature_map(inputs)

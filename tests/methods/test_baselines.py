@@ -50,6 +50,8 @@ def test_zero_shot_scoring_of_new_class_names():
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
 
+    import methods  # noqa: F401  (registers the baseline's modules)
+
     register_all_modules()
     head = MODELS.build(dict(type="CLIPTextHead", clip_arch="vlbench-tiny-vit", clip_weights=None,
                              class_names=["a", "b"], templates=["{}", "a video of {}."]))

@@ -1,0 +1,513 @@
+"""Send RunSpecs to an executor: in-process (debug), local processes, or SLURM arrays via submitit.
+
+One call of :func:`submit` sends the specs of one grid that have no record yet as ONE job
+array (``executor.map_array``), capped by the profile's ``array_parallelism``, and writes a
+small launch manifest ``<results>/launches/<grid>/<time>-<executor>.json`` (run id -> job id,
+submitit folder) from which :func:`job_states` re-creates the jobs later for ``bench status``.
+
+Each job runs :class:`RunJob`, a ``submitit.helpers.Checkpointable``: on preemption or on
+reaching its time limit SLURM sends USR2 (``signal_delay_s`` before the limit), submitit calls
+``checkpoint()``, which resubmits the same call; the job then resumes from the last checkpoint
+in its work directory, up to ``max_num_timeout`` times after timeouts. Multi-task jobs
+(``tasks_per_node > 1``) get a torch.distributed process group from SLURM's environment.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from bench.errors import ConfigError
+from bench.profiles import EXECUTORS, validate
+from bench.spec import RunSpec, short_hash
+from bench.store import Store, atomic_write_json
+
+log = logging.getLogger(__name__)
+# submitit finds its plugins through pkg_resources (setuptools < 81), which warns on import
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+# SLURM/submitit job states grouped the way a user reads them. PREEMPTED is not final (with
+# PreemptMode=REQUEUE the job comes back), as submitit also treats it; anything unknown is pending.
+_DONE = {"COMPLETED", "DONE", "FINISHED"}
+_FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+           "INTERRUPTED", "ERROR", "REVOKED", "SPECIAL_EXIT"}
+_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
+CATEGORIES = ("done", "running", "failed", "pending")
+
+
+def category(state: str) -> str:
+    """Map a raw job state (``CANCELLED by 0``, ``RUNNING``, ``REQUEUED``...) to done/running/failed/pending."""
+    word = state.split()[0].upper() if state else "UNKNOWN"
+    if word in _DONE:
+        return "done"
+    if word in _FAILED:
+        return "failed"
+    if word in _RUNNING:
+        return "running"
+    return "pending"
+
+
+# ----------------------------------------------------------------------------------------------
+# the job
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """The callable every job runs: set up distributed, then ``bench.job.run`` the spec.
+
+    ``checkpoint`` (called by submitit on USR2) resubmits the same arguments: resuming is the
+    job's business, since ``bench.job.run`` restarts from the last checkpoint in its work dir.
+    Subclasses replace :meth:`run` (tests use a tiny stand-in job).
+    """
+
+    def __call__(self, spec_dict: dict[str, Any], store_root: str | None) -> dict[str, Any] | None:
+        created = setup_distributed()
+        try:
+            return self.run(RunSpec.from_dict(spec_dict), store_root)
+        finally:
+            if created:
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
+
+    def run(self, spec: RunSpec, store_root: str | None) -> dict[str, Any] | None:
+        """Train/evaluate one spec and write its record (rank 0 only). Returns the record."""
+        from bench import job  # imported on the worker: keeps submission light
+
+        return job.run(spec, store_root=store_root)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        log.warning("job interrupted (preemption or time limit): requeueing %s", type(self).__name__)
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+class SequentialJob(submitit.helpers.Checkpointable):
+    """Runs several specs one after another in one job: how the local executor caps parallelism.
+
+    submitit's local executor starts every job of an array at once; with ``array_parallelism``
+    p, :func:`submit` sends p jobs of this kind instead, each running its share of the specs in
+    order. A spec that already has a record is skipped (so a requeued job resumes where it
+    stopped); a failing spec writes its failure file and the job goes on with the next one,
+    then raises at the end so the job reads as failed.
+    """
+
+    def __init__(self, fn: Callable[[dict[str, Any], str], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, spec_dicts: list[dict[str, Any]], store_root: str) -> list[str]:
+        failed = []
+        for d in spec_dicts:
+            run_id = RunSpec.from_dict(d).run_id
+            if Store(store_root).has(run_id):
+                continue
+            try:
+                self.fn(d, store_root)
+            except Exception as e:  # noqa: BLE001 - recorded in the failure file by bench.job.run
+                log.error("run %s failed: %s", run_id, e)
+                failed.append(run_id)
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(spec_dicts)} runs failed: {', '.join(failed)}")
+        return [RunSpec.from_dict(d).run_id for d in spec_dicts]
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def setup_distributed() -> bool:
+    """Create the torch.distributed process group of a multi-task job; True if it was created here.
+
+    Exports MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE from the
+    submitit/SLURM environment so that MMEngine's ``launcher='pytorch'`` finds them, then
+    initialises the group (nccl with CUDA, gloo on CPU). A single task does nothing.
+    """
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:  # not inside a submitit job (debug executor, plain call)
+        return False
+    if env.num_tasks <= 1:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return False
+    # overwrite: sbatch copies the submitting shell's environment, which may hold another job's RANK
+    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
+    dist.init_process_group(backend=backend, timeout=_dt.timedelta(minutes=10))
+    return True
+
+
+def is_rank_zero() -> bool:
+    """True outside distributed jobs and on global rank 0: only that task writes the record."""
+    try:
+        return submitit.JobEnvironment().global_rank == 0
+    except RuntimeError:  # not a submitit job: torchrun's RANK, else a plain process
+        return int(os.environ.get("RANK", "0")) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# executors
+
+
+class InlineJob:
+    """A job run in this process at submission (the ``debug`` executor): breakpoints work."""
+
+    def __init__(self, job_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.job_id = job_id
+        self._result: Any = None
+        self._error: BaseException | None = None
+        try:
+            self._result = fn(*args)
+        except Exception as e:  # noqa: BLE001 - kept and re-raised by result()
+            log.exception("debug job %s failed", job_id)
+            self._error = e
+
+    @property
+    def state(self) -> str:
+        return "FAILED" if self._error else "COMPLETED"
+
+    def done(self, force_check: bool = False) -> bool:
+        return True
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _slurm_parameters(p: dict[str, Any]) -> dict[str, Any]:
+    """Profile fields -> AutoExecutor parameters (generic names + ``slurm_`` prefixed ones)."""
+    generic = ("timeout_min", "nodes", "tasks_per_node", "cpus_per_task", "mem_gb", "name", "stderr_to_stdout")
+    out = {k: p[k] for k in generic if p.get(k) is not None}
+    if p.get("gpus_per_node"):
+        out["gpus_per_node"] = p["gpus_per_node"]
+    for k in ("partition", "qos", "account", "constraint", "exclude", "gres", "comment", "cpus_per_gpu",
+              "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "signal_delay_s", "array_parallelism"):
+        if p.get(k) is not None:
+            out[f"slurm_{k}"] = p[k]
+    for k in ("setup", "srun_args", "additional_parameters"):
+        if p.get(k):
+            out[f"slurm_{k}"] = p[k]
+    return out
+
+
+def make_executor(kind: str, profile: dict[str, Any], folder: Path | str) -> submitit.Executor | None:
+    """The submitit executor for ``kind`` configured from ``profile`` (None for ``debug``)."""
+    p = validate({k: v for k, v in profile.items() if k not in ("profile", "profile_path")}, "profile")
+    if kind == "debug":
+        return None
+    if kind == "local":
+        ex = submitit.AutoExecutor(folder=folder, cluster="local", local_max_num_timeout=p["max_num_timeout"])
+        params = {k: p[k] for k in ("timeout_min", "tasks_per_node", "name") if p.get(k) is not None}
+        if p.get("gpus_per_node"):
+            params["gpus_per_node"] = p["gpus_per_node"]
+        ex.update_parameters(**params)
+        return ex
+    if kind == "slurm":
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=p["max_num_timeout"])
+        ex.update_parameters(**_slurm_parameters(p))
+        return ex
+    raise ConfigError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# submission
+
+
+class Launch(list):
+    """The jobs of one :func:`submit` call (a list, in the order of ``run_ids``) and where they are recorded."""
+
+    def __init__(self, jobs: Sequence[Any] = (), run_ids: Sequence[str] = (), manifest_path: Path | None = None,
+                 skipped: Sequence[str] = ()) -> None:
+        super().__init__(jobs)
+        self.run_ids = list(run_ids)
+        self.manifest_path = manifest_path
+        self.skipped = list(skipped)
+
+
+def launches_dir(store_root: Path | str | None, grid: str | None = None) -> Path:
+    """``<results>/launches[/<grid>]``: where launch manifests are kept."""
+    root = Store(store_root).root / "launches"
+    return root / grid if grid else root
+
+
+def default_folder(grid: str) -> Path:
+    """submitit's folder for a grid: pickles and logs of each job under ``<work_root>/submitit/<grid>/<job id>``."""
+    from bench import settings
+
+    return settings.work_root() / "submitit" / grid / "%j"
+
+
+def _grid_name(specs: Sequence[RunSpec], grid: str | None) -> str:
+    if grid:
+        return grid
+    names = {s.grid for s in specs}
+    return (names.pop() or "adhoc") if len(names) == 1 else "mixed"
+
+
+def _write_manifest(root: Path, grid: str, executor: str, folder: Path, profile: dict[str, Any],
+                    todo: Sequence[RunSpec], jobs: Sequence[Any], skipped: Sequence[str]) -> Path:
+    """Record which job runs which spec, so that ``bench status`` finds the jobs after this process ends."""
+    manifest = {
+        "grid": grid,
+        "executor": executor,
+        "folder": str(folder),
+        "store_root": str(root),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "profile": {k: v for k, v in profile.items() if k != "profile_path"},
+        "skipped": list(skipped),
+        "jobs": [
+            {"run_id": s.run_id, "job_id": str(j.job_id), "spec": s.describe(),
+             **({"state": j.state} if executor == "debug" else {})}
+            for s, j in zip(todo, jobs)
+        ],
+    }
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = launches_dir(root, grid) / f"{stamp}-{executor}-{short_hash([s.run_id for s in todo], 6)}.json"
+    atomic_write_json(path, manifest)
+    return path
+
+
+def submit(
+    specs: Sequence[RunSpec],
+    executor: str | None,
+    profile: dict[str, Any],
+    folder: Path | str | None,
+    store_root: Path | str | None,
+    *,
+    fn: Callable[[dict[str, Any], str], Any] | None = None,
+    grid: str | None = None,
+    skip_existing: bool = True,
+    skip_active: bool = True,
+) -> Launch:
+    """Submit the specs as one job array and return at once (``debug`` runs them here first).
+
+    Args:
+        specs: the runs; duplicates (same run id) are sent once.
+        executor: ``debug``, ``local`` or ``slurm``; None: the profile's ``executor``.
+        profile: a profile from :func:`bench.profiles.load_profile` (its resources and limits).
+        folder: submitit's folder for pickles and logs (``%j`` = job id); None: :func:`default_folder`.
+        store_root: the results directory the jobs write records into (None: the configured one).
+        fn: the job callable, called as ``fn(spec_dict, store_root)``; default :class:`RunJob`.
+        grid: name for the manifest folder; default: the specs' grid label.
+        skip_existing: leave out specs that already have a record.
+        skip_active: leave out specs whose job from an earlier launch is still pending or running.
+
+    Returns:
+        A :class:`Launch`: the jobs in the order of ``launch.run_ids``, and ``launch.manifest_path``.
+    """
+    executor = executor or profile.get("executor") or "slurm"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; accepted: {', '.join(EXECUTORS)}")
+    store = Store(store_root)
+    root = store.root.absolute()
+    grid = _grid_name(specs, grid)
+    unique = {s.run_id: s for s in specs}
+    skipped = [r for r in unique if skip_existing and store.has(r)]
+    if skip_active:
+        active = active_run_ids(root, grid)
+        skipped += [r for r in unique if r in active and r not in skipped]
+    todo = [s for r, s in unique.items() if r not in skipped]
+    if skipped:
+        log.info("%s: %d run(s) already recorded or running, not submitted", grid, len(skipped))
+    if not todo:
+        return Launch(skipped=skipped)
+    fn = fn if fn is not None else RunJob()
+    folder = Path(folder) if folder is not None else default_folder(grid)
+    spec_dicts = [s.to_dict() for s in todo]
+    roots = [str(root)] * len(todo)
+    if executor == "debug":
+        jobs: list[Any] = [InlineJob(f"inline-{i}", fn, (d, r)) for i, (d, r) in enumerate(zip(spec_dicts, roots))]
+    elif executor == "local" and profile.get("array_parallelism", 0) < len(todo):
+        # the local executor has no parallelism cap: p sequential jobs share the specs round-robin
+        p = max(1, int(profile["array_parallelism"]))
+        chunks = [spec_dicts[i::p] for i in range(p)]
+        ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
+        chunk_jobs = list(ex.map_array(SequentialJob(fn), chunks, [str(root)] * p))
+        jobs = [chunk_jobs[i % p] for i in range(len(todo))]
+    else:
+        ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
+        jobs = list(ex.map_array(fn, spec_dicts, roots))
+    path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped)
+    log.info("%s: submitted %d run(s) to %s (manifest %s)", grid, len(jobs), executor, path)
+    return Launch(jobs, [s.run_id for s in todo], path, skipped)
+
+
+# ----------------------------------------------------------------------------------------------
+# following jobs
+
+
+def _task_jobs(job: Any) -> list[Any]:
+    return list(getattr(job, "_sub_jobs", None) or [job])
+
+
+def _outcome(job: Any) -> str | None:
+    """``success``/``error`` from the result pickles of all tasks, None while one is missing."""
+    outcomes = []
+    for task in _task_jobs(job):
+        path = task.paths.result_pickle
+        if not path.exists():
+            return None
+        try:
+            outcomes.append(submitit.core.utils.pickle_load(path)[0])
+        except (EOFError, OSError):  # being written
+            return None
+    return "error" if "error" in outcomes else "success"
+
+
+def poll(job: Any) -> str:
+    """The category (done/running/failed/pending) of one job, reading its result files first."""
+    if isinstance(job, InlineJob):
+        return "failed" if job.exception() else "done"
+    outcome = _outcome(job)
+    if outcome is not None:
+        return "done" if outcome == "success" else "failed"
+    cat = category(job.state)
+    if cat == "done":  # the scheduler says finished but no result file: let submitit decide (<= 15 s)
+        try:
+            return "done" if job.exception() is None else "failed"
+        except submitit.core.utils.UncompletedJobError:
+            return "failed"
+    return cat
+
+
+def _refresh(jobs: Sequence[Any]) -> None:
+    """One ``sacct`` call for all SLURM jobs (submitit's watcher batches registered ids)."""
+    slurm = [j for j in jobs if isinstance(j, submitit.SlurmJob)]
+    if slurm:
+        for j in slurm:
+            j.watcher.register_job(j.job_id)
+        submitit.SlurmJob.watcher.update()
+
+
+def wait(jobs: Sequence[Any], progress: bool = True, poll_s: float = 1.0,
+         timeout_s: float | None = None) -> list[str]:
+    """Follow jobs until each is done or failed; return their final categories in order.
+
+    A tqdm bar counts finished jobs and shows done / running / failed / pending.
+
+    Raises:
+        TimeoutError: ``timeout_s`` passed with jobs still pending or running.
+    """
+    from tqdm.auto import tqdm
+
+    final: dict[int, str] = {}
+    bar = tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress)
+    start = time.monotonic()
+    try:
+        while True:
+            _refresh([j for i, j in enumerate(jobs) if i not in final])
+            counts = dict.fromkeys(CATEGORIES, 0)
+            for i, job in enumerate(jobs):
+                cat = final.get(i) or poll(job)
+                if cat in ("done", "failed") and i not in final:
+                    final[i] = cat
+                    bar.update(1)
+                counts[cat] += 1
+            bar.set_postfix(counts, refresh=True)
+            if len(final) == len(jobs):
+                return [final[i] for i in range(len(jobs))]
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                raise TimeoutError(f"{len(jobs) - len(final)} of {len(jobs)} job(s) unfinished after {timeout_s} s: "
+                                   f"{counts}")
+            time.sleep(poll_s)
+    finally:
+        bar.close()
+
+
+def manifests(store_root: Path | str | None, grid: str | None = None) -> list[Path]:
+    """Launch manifests, oldest first (all grids when ``grid`` is None)."""
+    root = launches_dir(store_root)
+    pattern = f"{grid}/*.json" if grid else "*/*.json"
+    return sorted(root.glob(pattern), key=lambda p: p.name)
+
+
+def load_manifest(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(manifest, dict):
+        return manifest
+    try:
+        return json.loads(Path(manifest).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"launch manifest {manifest} cannot be read ({e})") from e
+
+
+def jobs_of(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
+    """Re-create the submitit jobs of a manifest: run id -> job (``SlurmJob``/``LocalJob``)."""
+    m = load_manifest(manifest)
+    cls = {"slurm": submitit.SlurmJob, "local": submitit.LocalJob}.get(m["executor"])
+    if cls is None:
+        return {}
+    return {j["run_id"]: cls(m["folder"], j["job_id"]) for j in m["jobs"]}
+
+
+def _local_state(job: Any) -> str:
+    state = job.state
+    if state.startswith("NO PROCESS"):  # re-created job: ask the OS whether its process lives
+        try:
+            os.kill(int(job.job_id), 0)
+            return "RUNNING"
+        except (OSError, ValueError):
+            return "FAILED"
+    return state
+
+
+def job_states(manifest: Path | str | dict[str, Any]) -> dict[str, str]:
+    """Run id -> raw job state (SLURM's, read with one forced ``sacct``) for ``bench status``.
+
+    A result file written by the job wins over the scheduler (``COMPLETED`` or ``FAILED``);
+    debug launches report the state they finished with.
+    """
+    m = load_manifest(manifest)
+    if m["executor"] == "debug":
+        return {j["run_id"]: j.get("state", "UNKNOWN") for j in m["jobs"]}
+    jobs = jobs_of(m)
+    _refresh(list(jobs.values()))
+    out = {}
+    for run_id, job in jobs.items():
+        outcome = _outcome(job)
+        if outcome is not None:
+            out[run_id] = "COMPLETED" if outcome == "success" else "FAILED"
+        elif m["executor"] == "local":
+            out[run_id] = _local_state(job)
+        else:
+            out[run_id] = job.watcher.get_state(job.job_id, mode="cache")
+    return out
+
+
+def active_run_ids(store_root: Path | str | None, grid: str) -> set[str]:
+    """Run ids of a grid whose latest job is still pending or running (so not to submit them twice)."""
+    store = Store(store_root)
+    latest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for path in manifests(store_root, grid):
+        m = load_manifest(path)
+        if m["executor"] != "debug":
+            latest.update({j["run_id"]: (m, j) for j in m["jobs"] if not store.has(j["run_id"])})
+    by_manifest: dict[int, dict[str, Any]] = {}
+    for m, j in latest.values():
+        by_manifest.setdefault(id(m), {**m, "jobs": []})["jobs"].append(j)
+    active: set[str] = set()
+    for m in by_manifest.values():
+        try:
+            states = job_states(m)
+        except Exception as e:  # noqa: BLE001 - a scheduler we cannot ask does not block a launch
+            log.warning("cannot read job states of grid %s (%s); treating its jobs as finished", grid, e)
+            continue
+        # a job that sacct does not know yet (just submitted) is active; an old unknown one is gone
+        age_s = (_dt.datetime.now(_dt.UTC) - _dt.datetime.fromisoformat(m["created"])).total_seconds()
+        active.update(r for r, st in states.items()
+                      if category(st) in ("running", "pending") and (st != "UNKNOWN" or age_s < 300))
+    return active

@@ -1,0 +1,213 @@
+"""AVA spatio-temporal action detection: frame mAP at IoU 0.5 on annotated keyframes.
+
+Each keyframe's clip goes through the method's spatio-temporal feature map
+(``model.feature_map(inputs) -> (B, D, T, h, w)``); the map is averaged over time and each
+person box is pooled from it with ``torchvision.ops.roi_align`` and a spatial max (the SlowFast /
+MMAction2 ``BBoxHeadAVA`` recipe: temporal average, spatial max), then a linear multi-label
+classifier with one sigmoid per action (binary cross-entropy). Training uses the ground-truth
+boxes; testing uses the person proposals scoring at least ``proposal_thr`` (0.9, MMAction2's
+default). Detections are written in AVA's CSV format and scored by MMAction2's ``ava_eval``
+(``protocols/ava_data.py``): overall mAP and the pose / object-interaction / person-interaction groups.
+
+Why a plain PyTorch loop rather than MMEngine's Runner: MMAction2's AVA dataset, RoI head and
+``bbox2result`` path import mmdet, whose import needs mmcv's compiled ops (absent from mmcv-lite).
+The loop is small, seeded (shuffling from ``spec.seed`` and the epoch) and evaluation is
+deterministic (eval mode, no augmentation). It does not resume inside an episode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import roi_align
+
+from bench.data.catalog import LABELS_DIR, get_dataset
+from bench.errors import ConfigError, DataError
+from protocols import ava_data, engine, lists, weights
+from protocols.base import Episode, Protocol, Split, register_protocol
+
+log = logging.getLogger(__name__)
+
+
+class RoIActionHead(nn.Module):
+    """RoI features from a ``(B, D, T, h, w)`` map -> per-box action logits (one sigmoid per action)."""
+
+    def __init__(self, dim: int, num_classes: int, roi_size: int = 4, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.roi_size = roi_size
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, fmap: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
+        x = fmap.mean(dim=2)  # temporal average
+        h, w = x.shape[-2:]
+        scale = torch.tensor([w, h, w, h], dtype=x.dtype, device=x.device)
+        rois = roi_align(x, [b.to(x.dtype) * scale for b in boxes], output_size=self.roi_size, spatial_scale=1.0,
+                         sampling_ratio=2, aligned=True)
+        return self.fc(self.dropout(rois.amax(dim=(-2, -1))))  # spatial max
+
+
+def _files(spec, dataset, split: str) -> ava_data.AVAFiles:
+    """The AVA files of ``split`` (synthetic: the generator's; real: the user's dataset entry)."""
+    ex, root = dataset.extra, dataset.video_root
+    if dataset.synthetic:
+        return ava_data.AVAFiles(
+            gt_csv=dataset.split_file(split), label_map=ex["label_map"], proposals=ex["proposals"].get(split),
+            exclusions=ex["exclusions"].get(split), frames_dir=ex.get("rawframes"), videos_dir=ex.get("videos"),
+            fps=int(ex.get("ava_fps", ex.get("fps", 30))), timestamp_start=int(ex.get("timestamp_start", 900)),
+            filename_tmpl=ex.get("filename_tmpl", "img_{:05d}.jpg"), start_index=int(ex.get("start_index", 1)))
+    s = dataset.splits
+    items = ava_data.read_label_map(s["label_map"] if "label_map" in s else LABELS_DIR / "ava_label_map.txt")
+    label_map = ava_data.write_pbtxt(items, lists.lists_dir(spec) / "ava_label_map.pbtxt")
+    return ava_data.AVAFiles(
+        gt_csv=dataset.split_file(split), label_map=label_map, proposals=s.get(f"{split}_proposals"),
+        exclusions=s.get(f"{split}_exclusions"), frames_dir=s.get("frames", root / "rawframes"),
+        videos_dir=s.get("videos", root / "videos"), fps=30, timestamp_start=900)
+
+
+def _split(spec, dataset, files: ava_data.AVAFiles, split: str) -> Split:
+    """A Split whose list names each video of the CSV once (so the job checks that they all exist)."""
+    videos = sorted({row.split(",")[0] for row in files.gt_csv.read_text().splitlines() if row.strip()})
+    base = files.frames_dir if files.frames_dir is not None and files.frames_dir.is_dir() else files.videos_dir
+    suffix = "" if base == files.frames_dir else ".mp4"
+    rel = os.path.relpath(base, dataset.video_root)
+    path = lists.lists_dir(spec) / f"ava_{split}_videos.txt"
+    path.write_text("".join(f"{rel}/{v}{suffix} 0\n" for v in videos))
+    extra = {"gt_csv": files.gt_csv, "label_map": files.label_map}
+    extra.update({k: v for k, v in (("proposals", files.proposals), ("exclusions", files.exclusions)) if v})
+    return Split(path, dataset.video_root, dataset.name, files=extra,
+                 source={"derived": f"the videos of {files.gt_csv}", "format": "AVA v2.x CSV"})
+
+
+@register_protocol
+class AVA(Protocol):
+    name = "ava"
+    version = "1"
+    defaults = {"train_split": "train", "test_split": "val", "epochs": None, "batch_size": 4, "lr": 1e-3,
+                "backbone_lr_mult": 0.1, "train_backbone": True, "proposal_thr": 0.9, "action_thr": 0.002,
+                "frame_interval": 2, "roi_size": 4, "init_from": None}
+
+    def validate_args(self) -> None:
+        a = self.args
+        for key in ("batch_size", "frame_interval", "roi_size"):
+            if not isinstance(a[key], int) or a[key] < 1:
+                raise ConfigError(f"ava.{key}={a[key]!r}: expected a positive integer")
+        for key in ("proposal_thr", "action_thr"):
+            if not 0 <= float(a[key]) <= 1:
+                raise ConfigError(f"ava.{key}={a[key]!r}: expected a number in [0, 1]")
+
+    def plan(self, spec, method, dataset) -> list[Episode]:
+        if dataset.kind != "ava":
+            raise ConfigError(f"protocol ava needs an AVA-format dataset (ava, syn_ava); {dataset.name!r} is "
+                              f"a {dataset.kind} dataset")
+        if self.args["init_from"] is not None:
+            weights.resolve_init(self.args["init_from"], where="ava.init_from")
+        tr, te = _files(spec, dataset, self.args["train_split"]), _files(spec, dataset, self.args["test_split"])
+        items = ava_data.read_label_map(te.label_map)
+        for f in (tr, te):
+            ava_data.read_gt(f.gt_csv, [i for i, _ in items])  # action ids outside the label map fail here
+        if te.proposals is None:
+            raise DataError(f"AVA {self.args['test_split']} split has no person proposals file")
+        groups = ava_data.category_groups(items, dataset.synthetic)
+        return [Episode("main", [n for _, n in items], test=_split(spec, dataset, te, "test"),
+                        train=_split(spec, dataset, tr, "train"),
+                        params={"label_ids": [i for i, _ in items], "groups": groups,
+                                "proposal_thr": self.args["proposal_thr"]})]
+
+    def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
+        torch.manual_seed(int(ctx.spec.seed))
+        cfg = engine.episode_config(ctx, episode)
+        init = weights.resolve_init(self.args["init_from"], "ava.init_from") if self.args["init_from"] else None
+        model = engine.build_model(cfg, init=init)
+        if not hasattr(model, "feature_map"):
+            raise ConfigError(f"method {ctx.spec.method!r}: its model has no feature_map(inputs) hook "
+                              f"((B, D, T, h, w) features), which the ava protocol pools boxes from")
+        ids = episode.params["label_ids"]
+        dataset = get_dataset(ctx.spec.dataset)
+        files = {"train": _files(ctx.spec, dataset, self.args["train_split"]),
+                 "test": _files(ctx.spec, dataset, self.args["test_split"])}
+        reader = self._reader(cfg, files["train"])
+        with torch.no_grad():
+            dim = model.feature_map(self._batch(model, reader, [next(iter(ava_data.read_gt(files["train"].gt_csv,
+                                                                                         ids)))])).shape[1]
+        head = RoIActionHead(dim, len(ids), self.args["roi_size"])
+        loss = self._train(ctx, cfg, model, head, files["train"], ids)
+        out_dir = ctx.work_dir / episode.name
+        weights.save_state(nn.ModuleDict({"model": model, "head": head}), out_dir / weights.STATE_FILE)
+        return {**self.evaluate(cfg, model, head, files["test"], ids, episode.params["groups"], out_dir),
+                "final_train_loss": loss, "init": model.init_info}
+
+    def _reader(self, cfg, files: ava_data.AVAFiles) -> ava_data.FrameReader:
+        size = int(cfg.get("img_size") or 224)
+        return ava_data.FrameReader(files, int(cfg.get("num_frames") or 8), self.args["frame_interval"], size)
+
+    @staticmethod
+    def _batch(model, reader, keys: list[tuple[str, int]]) -> torch.Tensor:
+        """Normalised ``(B, C, T, H, W)`` clips of keyframes, with the model's data preprocessor statistics."""
+        x = torch.as_tensor(np.stack([reader(v, ts) for v, ts in keys])).float()
+        pre = model.data_preprocessor
+        mean, std = pre.mean.view(1, -1, 1, 1, 1), pre.std.view(1, -1, 1, 1, 1)
+        return (x - mean) / std
+
+    def _train(self, ctx, cfg, model, head, files, ids) -> float | None:
+        gt = ava_data.read_gt(files.gt_csv, ids)
+        keys, col = list(gt), {i: c for c, i in enumerate(ids)}
+        epochs = int(self.args["epochs"] if self.args["epochs"] is not None else cfg.train_cfg["max_epochs"])
+        params = [{"params": head.parameters(), "lr": self.args["lr"]}]
+        model.requires_grad_(bool(self.args["train_backbone"]))
+        if self.args["train_backbone"]:
+            params.append({"params": [p for p in model.parameters() if p.requires_grad],
+                           "lr": self.args["lr"] * self.args["backbone_lr_mult"]})
+        opt = torch.optim.AdamW(params, weight_decay=1e-4)
+        reader, bs, last = self._reader(cfg, files), self.args["batch_size"], None
+        model.train(bool(self.args["train_backbone"]))
+        head.train()
+        for epoch in range(epochs):
+            gen = torch.Generator().manual_seed(int(ctx.spec.seed) * 1000 + epoch)
+            order = torch.randperm(len(keys), generator=gen)
+            for start in range(0, len(keys), bs):
+                batch = [keys[i] for i in order[start:start + bs].tolist()]
+                boxes = [torch.as_tensor(np.stack([b for b, _ in gt[k]])) for k in batch]
+                target = torch.zeros(sum(len(gt[k]) for k in batch), len(ids))
+                row = 0
+                for k in batch:
+                    for _, acts in gt[k]:
+                        target[row, [col[a] for a in acts]] = 1.0
+                        row += 1
+                logits = head(model.feature_map(self._batch(model, reader, batch)), boxes)
+                loss = F.binary_cross_entropy_with_logits(logits, target)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                last = float(loss)
+            log.info("ava epoch %d/%d: loss %.4f", epoch + 1, epochs, last or float("nan"))
+        model.eval()
+        head.eval()
+        return last
+
+    @torch.no_grad()
+    def evaluate(self, cfg, model, head, files, ids, groups, out_dir) -> dict[str, Any]:
+        """Detections on every annotated keyframe (proposal boxes), written as CSV and scored by ``ava_eval``."""
+        model.eval()
+        head.eval()
+        gt = ava_data.read_gt(files.gt_csv, ids)
+        proposals = ava_data.read_proposals(files.proposals)
+        reader, rows = self._reader(cfg, files), []
+        keys = list(gt)
+        for start in range(0, len(keys), self.args["batch_size"]):
+            batch = keys[start:start + self.args["batch_size"]]
+            boxes = [torch.as_tensor(ava_data.keyframe_boxes(proposals, k, self.args["proposal_thr"])) for k in batch]
+            scores = torch.sigmoid(head(model.feature_map(self._batch(model, reader, batch)), boxes))
+            flat = [(k, b) for k, bs in zip(batch, boxes) for b in bs.numpy()]
+            for (key, box), s in zip(flat, scores.numpy()):
+                rows += [(key[0], key[1], box, ids[c], float(s[c])) for c in range(len(ids))
+                         if s[c] >= self.args["action_thr"]]
+        det = ava_data.write_detections(rows, out_dir / "detections.csv")
+        metrics = ava_data.frame_map(det, files.gt_csv, files.label_map, files.exclusions, groups)
+        return {**metrics, "num_keyframes": len(keys), "num_detections": len(rows), "detections": str(det)}
