@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from bench.errors import ConfigError
+from bench.errors import BenchError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +73,28 @@ def run_grid(args: argparse.Namespace) -> int:
 
 
 def build_outputs(grid, store) -> None:
-    """Regenerate the grid's table and plot from the records (when the grid names them)."""
-    for kind, spec_path in (("table", grid.table), ("plot", grid.plot)):
-        if not spec_path:
-            continue
-        path = Path(spec_path)
-        if not path.is_absolute():
-            path = (grid.path.parent.parent / spec_path) if not path.exists() else path
-        try:
-            if kind == "table":
-                from bench.tables import build_table
+    """Regenerate the grid's table (``table:``, a spec in results/tables) and its plot from the records.
 
-                outputs = build_table(path, store=store)
-            else:
-                from bench.plots import plot_from_spec
+    ``plot:`` names the kind of figure drawn from the same spec: ``pareto`` (accuracy vs GFLOPs)
+    or ``axis`` (the metric against the ablated axis, e.g. number of prompts).
+    """
+    if not grid.table:
+        return
+    from bench import plots, tables
 
-                outputs = plot_from_spec(path, store=store)
-        except ImportError as e:
-            log.warning("cannot build the %s of grid %s: %s", kind, grid.name, e)
-            continue
-        for out in outputs or []:
-            print(f"wrote {out}")
+    spec = Path(grid.table)
+    if not spec.is_absolute() and not spec.exists():
+        spec = grid.path.resolve().parent.parent / grid.table
+    try:
+        written = list(tables.render(spec, results=store.root).values())
+        if grid.plot == "pareto":
+            written += list(plots.plot_pareto(spec, results=store.root)["figures"])
+        elif grid.plot == "axis":
+            written += list(plots.plot_axis(spec, results=store.root))
+        elif grid.plot:
+            raise ConfigError(f"grid {grid.name}: plot={grid.plot!r}; accepted: pareto, axis")
+    except BenchError as e:
+        print(f"could not regenerate the outputs of grid {grid.name} from {spec}: {e}")
+        return
+    for out in written:
+        print(f"wrote {out}")

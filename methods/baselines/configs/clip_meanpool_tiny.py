@@ -12,7 +12,7 @@ templates = ["a video of {}.", "a photo of {}.", "{}"]
 
 model = dict(
     type="CLIPMeanPool",
-    backbone=dict(type="CLIPFrameEncoder", clip_arch=clip_arch, clip_weights=clip_weights, pool="mean"),
+    backbone=dict(type="CLIPFrameEncoder", clip_arch=clip_arch, clip_weights=clip_weights, pool="mean", frozen=False),
     cls_head=dict(
         type="CLIPTextHead",
         clip_arch=clip_arch,
