@@ -173,8 +173,10 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = True
 
 
 def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[str, Any]:
+    from bench.text.build import LOADED
     from protocols.engine import RunContext
 
+    LOADED.clear()
     prep = prepare(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())
@@ -199,6 +201,7 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "episodes": results,
         "flops": flops_of(prep),
         "decode_failures": _decode_failures(ctx.failure_log),
+        "text": list(LOADED),
         "config": prep.cfg.to_dict(),
         "weights": weight_sources(prep.cfg),
         "code": code_version(),

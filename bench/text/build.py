@@ -46,6 +46,15 @@ def artefact_path(dataset: str, need: str, tag: str, root: Path | None = None) -
     return (root or artefact_root()) / dataset / need / f"{tag}.json"
 
 
+# Artefacts loaded in this process (by methods building their models), for the run's record.
+LOADED: list[dict[str, Any]] = []
+
+
+def loaded_provenance() -> list[dict[str, Any]]:
+    """Which text artefacts this process read, with the provider, model and cache keys that wrote them."""
+    return list(LOADED)
+
+
 def load_artefact(dataset: str, need: str, tag: str | None = None, root: Path | None = None) -> dict[str, Any]:
     """The artefact of ``need`` for ``dataset`` (with ``rows`` read from its JSONL when it has one).
 
@@ -66,6 +75,9 @@ def load_artefact(dataset: str, need: str, tag: str | None = None, root: Path | 
     if art.get("rows_file"):
         rows_path = path.with_name(art["rows_file"])
         art["rows"] = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
+    entry = {"dataset": dataset, "need": need, "tag": tag, "path": str(path), "provenance": art.get("provenance")}
+    if entry not in LOADED:
+        LOADED.append(entry)
     return art
 
 
