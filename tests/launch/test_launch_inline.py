@@ -57,7 +57,8 @@ def test_debug_executor_reports_a_failing_job(toy, make_specs, tmp_path):
 def test_local_executor_runs_an_array_as_processes(toy, make_specs, tmp_path):
     specs = make_specs(2, grid="loc", steps=2, step_s=0.05)
     root = tmp_path / "results"
-    jobs = launch.submit(specs, "local", load_profile("local"), tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
+    profile = load_profile("local", {"array_parallelism": 2})  # one process per spec
+    jobs = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
     assert launch.wait(jobs, progress=False, timeout_s=120) == ["done", "done"]
     for spec, job in zip(specs, jobs):
         record = Store(root).read(spec.run_id)
@@ -66,6 +67,20 @@ def test_local_executor_runs_an_array_as_processes(toy, make_specs, tmp_path):
     manifest = json.loads(jobs.manifest_path.read_text())
     assert manifest["executor"] == "local" and [j["job_id"] for j in manifest["jobs"]] == [j.job_id for j in jobs]
     assert set(launch.job_states(jobs.manifest_path).values()) == {"COMPLETED"}
+
+
+def test_local_executor_caps_parallelism_by_sharing_processes(toy, make_specs, tmp_path):
+    """submitit's local executor has no cap; with array_parallelism=1 one process runs every spec in turn."""
+    specs = make_specs(3, grid="cap", steps=1, step_s=0.01)
+    root = tmp_path / "results"
+    profile = load_profile("local", {"array_parallelism": 1})
+    jobs = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
+    assert len({j.job_id for j in jobs}) == 1 and len(jobs) == 3
+    assert launch.wait(jobs, progress=False, timeout_s=120) == ["done"] * 3
+    assert jobs[0].result() == [s.run_id for s in specs]
+    assert all(Store(root).has(s.run_id) for s in specs)
+    again = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
+    assert len(again) == 0 and len(again.skipped) == 3
 
 
 def test_unknown_executor_is_refused(make_specs, tmp_path):

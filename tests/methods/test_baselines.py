@@ -18,7 +18,7 @@ def test_init_and_inference_recognizer_on_a_synthetic_mp4(syn_k400):
     model = init_recognizer(config, device="cpu")
     video, label = read_annotation_list(syn_k400.split_file("val"))[0]
     result = inference_recognizer(model, str(syn_k400.video_root / video))
-    scores = result.pred_score
+    scores = result.pred_scores.item
     assert scores.shape == (len(syn_k400.classes),)
     assert torch.isfinite(scores).all()
 
