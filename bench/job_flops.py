@@ -31,6 +31,7 @@ def flops_of(prep) -> dict[str, Any]:
     """The ``flops`` block of a record."""
     import torch
     from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
 
     from bench.flops import count_recognizer, test_geometry
     from protocols.engine import parse_views, set_classes
@@ -43,6 +44,7 @@ def flops_of(prep) -> dict[str, Any]:
     set_classes(cfg.model, list(prep.episodes[0].train_classes or prep.episodes[0].classes))
     model_cfg = cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else dict(cfg.model)
     _strip_weights(model_cfg)
+    init_default_scope(cfg.get("default_scope", "mmaction"))
     model = MODELS.build(model_cfg).eval()
     with torch.no_grad():
         report = count_recognizer(model, (3, frames, size, size), views=f"{frames}x{crops}x{clips}",

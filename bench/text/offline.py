@@ -94,6 +94,13 @@ def load_answer_file(path: Path) -> dict[tuple[str | None, str, str], str]:
     return out
 
 
+def _oracle_label() -> str:
+    from bench.data.synthetic.oracle import OracleConfig
+
+    c = OracleConfig.from_settings()
+    return f"oracle(noise={c.noise:g},omission={c.omission:g},seed={c.seed})"
+
+
 class OfflineProvider:
     """Answers from answer files, then from the dataset's registered oracle; never touches the network.
 
@@ -120,7 +127,10 @@ class OfflineProvider:
         for p in self.files:
             self.answers.update(load_answer_file(p))
         self.use_oracles = use_oracles
-        self.model = model or ("files+oracle" if self.files else "oracle")
+        # The oracle's noise settings are part of the model name, hence of every cache key: a
+        # "weaker VLM" never reads answers cached for a stronger one.
+        label = _oracle_label() if use_oracles else ""
+        self.model = model or "+".join(x for x in ("files" if self.files else "", label) if x)
 
     def ask(self, request: TextRequest) -> str:
         item = str(request.item)

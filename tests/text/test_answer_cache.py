@@ -129,7 +129,17 @@ def test_cache_provider_from_the_registry_wraps_its_inner_provider(tmp_path, wor
 
     view, oracle = world
     p = make_provider("cache", inner="offline", root=str(tmp_path))
-    assert isinstance(p, CachingProvider) and (p.name, p.model) == ("offline", "oracle")
+    assert isinstance(p, CachingProvider) and (p.name, p.model) == ("offline", "oracle(noise=0,omission=0,seed=0)")
     req = TextRequest("q", item="jump", prompt_id="vlc/expand", dataset=view.name)
     assert p.ask(req) == p.ask(req) and oracle.calls == 1
     assert p.provenance.to_dict()["sources"][0]["from_cache"] == 1
+
+
+def test_oracle_noise_is_part_of_the_cache_key(monkeypatch):
+    """A simulated weaker VLM (noisy oracle) never reads answers cached for a perfect one."""
+    from bench.text.offline import OfflineProvider
+
+    clean = OfflineProvider().model
+    monkeypatch.setenv("BENCH_ORACLE_NOISE", "0.3")
+    noisy = OfflineProvider().model
+    assert clean != noisy and "noise=0.3" in noisy

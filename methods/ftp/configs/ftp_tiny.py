@@ -1,0 +1,112 @@
+# ftp, tiny size: the synthetic world's tiny video ViT (frozen, 16x64x64 -> 8x4x4x96 map), the tiny CLIP's
+# text encoder, the offline oracle VLM. Cheap by design: the frozen encoder's outputs are cached on disk
+# (deterministic sampling, no random crop), so a grid cell pays only for its processors and head.
+# Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
+custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
+default_scope = "mmaction"
+
+num_frames = 16
+img_size = 64
+prompts = ["A", "B", "C", "D"]
+stage1_epochs = 10
+max_epochs = 30
+
+model = dict(
+    type="FTPRecognizer",
+    backbone=dict(type="FTPTinyVideo", weights="synthetic:tiny-video", num_frames=num_frames, image_size=img_size),
+    cls_head=dict(type="FTPHead", num_classes=8, in_channels=96, num_heads=4, hidden=192, mlp_ratio=2.0,
+                  dropout_ratio=0.0, label_smooth_eps=0.1, topk=(1, 5), average_clips="prob",
+                  loss_cls=dict(type="CrossEntropyLoss")),
+    prompts=prompts,
+    feature_grid=(8, 4, 4),
+    text=dict(provider="offline", provider_options={}, params={}, max_height=None, dataset=None, missing="error",
+              noise=0.0, noise_seed=0, vlm=None, vlms={},
+              encoder=dict(arch="vlbench-tiny-vit", weights="synthetic:tiny-clip")),
+    text_dim=64,
+    keyframes=5,
+    num_frames=num_frames,
+    stage1_epochs=stage1_epochs,
+    alpha=0.7,
+    head_type="ftp",
+    pool="mean",
+    blending=dict(type="MixupBlending", num_classes=8, alpha=0.8),
+    feature_cache=True,
+    encoder=None,  # a name in `encoders` replaces the backbone (Table 6 grid); None keeps `backbone`
+    encoders={},
+    temperature=0.07,
+    data_preprocessor=dict(type="mmaction.ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"),
+)
+
+meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename")
+# Deterministic sampling in training too (frozen encoder -> cacheable features); no flip: the synthetic
+# world has left/right motion classes that a flip would swap.
+train_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="CenterCrop", crop_size=img_size),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs", meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="CenterCrop", crop_size=img_size),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs", meta_keys=meta_keys),
+]
+val_pipeline = test_pipeline
+
+dataset_type = "CheckedVideoDataset"
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type="DefaultSampler", shuffle=True),
+    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
+)
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type="DefaultSampler", shuffle=False),
+    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
+)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
+test_cfg = dict(type="TestLoop")
+
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
+# Stage 1 (Table A2): AdamW, betas 0.9/0.95, wd 0.05; stage 2 (Table A3): AdamW, betas 0.9/0.999, wd 0.05.
+# Learning rates are scaled up for the tiny world's few hundred steps.
+optim_wrapper = dict(
+    constructor="FTPOptimWrapperConstructor",
+    optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(stage1=dict(lr=2e-3, betas=(0.9, 0.95)), stage2=dict(lr=1e-3, betas=(0.9, 0.999))),
+)
+param_scheduler = []  # each stage's warmup + cosine is applied by FTPStageHook
+custom_hooks = [dict(type="FTPStageHook", warmup_epochs=(1, 1), cpu_threads=1)]
+
+default_hooks = dict(
+    runtime_info=dict(type="RuntimeInfoHook"),
+    timer=dict(type="IterTimerHook"),
+    logger=dict(type="LoggerHook", interval=50, ignore_last=False),
+    param_scheduler=dict(type="ParamSchedulerHook"),
+    checkpoint=dict(type="CheckpointHook", interval=max_epochs, max_keep_ckpts=1, save_last=True),
+    sampler_seed=dict(type="DistSamplerSeedHook"),
+    sync_buffers=dict(type="SyncBuffersHook"),
+)
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+               dist_cfg=dict(backend="nccl"))
+log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
+vis_backends = [dict(type="LocalVisBackend")]
+visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
+log_level = "INFO"
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,42 @@
+# FTP-UniFormerV2-L/14, 32x224x224 (ftp paper Table 1: 18.4 TFLOPs over 2x3 views, 402 M parameters).
+# Encoder: MMAction2's UniFormerV2-L/14 (CLIP-400M + K710), frozen; text encoder: CLIP ViT-L/14.
+_base_ = ["./ftp_uniformerv2-b16_8x224.py"]
+
+num_frames = 32
+img_size = 224
+uniformerv2_l14 = dict(input_resolution=img_size, patch_size=14, width=1024, layers=24, heads=16, t_size=num_frames,
+                       dw_reduction=1.5, backbone_drop_path_rate=0.0, temporal_downsample=False, no_lmhra=True,
+                       double_lmhra=True, return_list=[20, 21, 22, 23], n_layers=4, n_dim=1024, n_head=16,
+                       mlp_factor=4.0, drop_path_rate=0.0, mlp_dropout=[0.5, 0.5, 0.5, 0.5])
+model = dict(
+    backbone=dict(_delete_=True, type="FTPUniFormerV2", weights="uniformerv2-l14-k710", global_token="add",
+                  **uniformerv2_l14),
+    cls_head=dict(in_channels=1024, num_heads=16),
+    feature_grid=(num_frames, img_size // 14, img_size // 14),
+    text=dict(encoder=dict(arch="ViT-L-14", weights="openai-vit-l-14")),
+    text_dim=768,
+    num_frames=num_frames,
+)
+train_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, 256)),
+    dict(type="MultiScaleCrop", input_size=img_size, scales=(1, 0.875, 0.75, 0.66), random_crop=False,
+         max_wh_scale_gap=1),
+    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
+    dict(type="Flip", flip_ratio=0.5),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
+]
+test_pipeline = [
+    dict(type="DecordInit", io_backend="disk"),
+    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
+    dict(type="DecordDecode"),
+    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="CenterCrop", crop_size=img_size),
+    dict(type="FormatShape", input_format="NCTHW"),
+    dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
+]
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
