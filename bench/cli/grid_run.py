@@ -98,3 +98,7 @@ def build_outputs(grid, store) -> None:
         return
     for out in written:
         print(f"wrote {out}")
+    md = next((p for p in written if str(p).endswith(".md")), None)
+    if md is not None:
+        print()
+        print(Path(md).read_text())
