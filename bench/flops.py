@@ -393,7 +393,9 @@ def test_geometry(cfg) -> tuple[int | None, int | None, int, int]:
     pipeline = cfg.get("test_pipeline") or (cfg.get("test_dataloader") or {}).get("dataset", {}).get("pipeline") or []
     frames = size = None
     crops = clips = 1
-    for step in pipeline:
+    from protocols.engine import pipeline_steps
+
+    for _, _, step in pipeline_steps(list(pipeline)):
         kind = step.get("type", "")
         if "clip_len" in step:
             frames = int(step["clip_len"]) * int(step.get("num_segments", 1) or 1)

@@ -75,6 +75,14 @@ def set_classes(model_cfg: Any, classes: list[str]) -> int:
     return n
 
 
+def pipeline_steps(pipeline: list[dict]):
+    """``(list, index, step)`` for every step of a pipeline, inside wrappers (``MemoizedClip``) too."""
+    for i, step in enumerate(pipeline):
+        yield pipeline, i, step
+        if isinstance(step.get("pipeline"), list):
+            yield from pipeline_steps(step["pipeline"])
+
+
 def sync_frames(cfg: Any) -> None:
     """Make every frame sampler of the pipelines take ``cfg.num_frames`` frames (after overrides)."""
     frames = cfg.get("num_frames")
@@ -84,7 +92,7 @@ def sync_frames(cfg: Any) -> None:
         loader = cfg.get(key)
         if not loader:
             continue
-        for step in loader["dataset"]["pipeline"]:
+        for _, _, step in pipeline_steps(loader["dataset"]["pipeline"]):
             if step["type"] in SAMPLERS:
                 step["clip_len"] = frames
 
@@ -92,13 +100,13 @@ def sync_frames(cfg: Any) -> None:
 def _set_views(pipeline: list[dict], clips: int, crops: int) -> list[dict]:
     pipeline = copy.deepcopy(pipeline)
     size = None
-    for i, step in enumerate(pipeline):
+    for container, i, step in list(pipeline_steps(pipeline)):
         if step["type"] in SAMPLERS:
             step["num_clips"] = clips
             step["test_mode"] = True
         if step["type"] in CROPS.values():
             size = step.get("crop_size", size)
-            pipeline[i] = dict(type=CROPS[crops], crop_size=size)
+            container[i] = dict(type=CROPS[crops], crop_size=size)
     if size is None:
         raise ConfigError("test_pipeline has no CenterCrop/ThreeCrop/TenCrop step; cannot set spatial views")
     return pipeline

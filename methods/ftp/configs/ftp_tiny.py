@@ -40,24 +40,18 @@ model = dict(
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename")
 # Deterministic sampling in training too (frozen encoder -> cacheable features); no flip: the synthetic
 # world has left/right motion classes that a flip would swap.
-train_pipeline = [
+decode = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
     dict(type="DecordDecode"),
     dict(type="Resize", scale=(-1, img_size)),
     dict(type="CenterCrop", crop_size=img_size),
     dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+# The frozen encoder and deterministic sampling make every clip the same each epoch: MemoizedClip
+# decodes it once per process (and a local grid job runs its cells in one process).
+train_pipeline = [dict(type="MemoizedClip", pipeline=decode), dict(type="PackActionInputs", meta_keys=meta_keys)]
+test_pipeline = [dict(type="MemoizedClip", pipeline=decode), dict(type="PackActionInputs", meta_keys=meta_keys)]
 val_pipeline = test_pipeline
 
 dataset_type = "CheckedVideoDataset"
