@@ -42,6 +42,7 @@ CONVENTION = "1 multiply-add (MAC) = 1 FLOP (fvcore convention, as in the papers
 
 # Ops that move or view data and do no arithmetic.
 FREE_OPS = frozenset({
+    "aten::new_ones",
     "aten::alias", "aten::as_strided", "aten::cat", "aten::chunk", "aten::clone", "aten::contiguous",
     "aten::copy_", "aten::detach", "aten::dropout", "aten::empty", "aten::empty_like", "aten::expand",
     "aten::expand_as", "aten::feature_dropout", "aten::flatten", "aten::flip", "aten::full", "aten::full_like",
@@ -58,6 +59,7 @@ FREE_OPS = frozenset({
 
 # Elementwise work, activations, softmax, reductions: O(N) ops the MAC convention leaves out.
 NOT_COUNTED_BY_CONVENTION = frozenset({
+    "aten::scatter_add", "aten::argsort", "aten::floor_divide_",
     "aten::abs", "aten::add", "aten::add_", "aten::addcmul", "aten::clamp", "aten::clamp_", "aten::clamp_min",
     "aten::cos", "aten::cosine_similarity", "aten::cumsum", "aten::div", "aten::div_", "aten::elu", "aten::erf",
     "aten::exp", "aten::gelu", "aten::hardsigmoid", "aten::hardswish", "aten::leaky_relu", "aten::linalg_vector_norm",

@@ -62,12 +62,12 @@ def _load(args: argparse.Namespace):
     if Path(args.target).suffix == ".py" or Path(args.target).exists():
         if not Path(args.target).exists():
             raise ConfigError(f"config file {args.target!r} does not exist")
-        return Config.fromfile(args.target), ()
+        return Config.fromfile(args.target), (), ()
     from bench.method import get_method, load_config
 
     info = get_method(args.target, where="bench flops")
     size = args.size or next(iter(info.sizes))
-    return load_config(args.target, size), tuple(info.text_modules)
+    return load_config(args.target, size), tuple(info.text_modules), tuple(info.teacher_modules)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.flops import count_recognizer, test_geometry
 
-    cfg, text_modules = _load(args)
+    cfg, text_modules, teacher_modules = _load(args)
     frames, size, crops, clips = test_geometry(cfg)
     if args.frames:
         frames = args.frames
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     model = MODELS.build(cfg.model).to(getattr(torch, args.dtype))
     report = count_recognizer(model, (3, frames, size, size), views=views,
                               text_modules=args.text_modules if args.text_modules is not None else text_modules,
-                              exclude_modules=args.exclude, max_depth=args.depth)
+                              exclude_modules=list(args.exclude or []) + list(teacher_modules), max_depth=args.depth)
     if args.json:
         print(json.dumps(report.as_record(), indent=2))
     else:

@@ -121,7 +121,9 @@ class CLIPTextHead(BaseHead):
         """L2-normalised template-ensemble embeddings, one row per class."""
         device = self.logit_scale.device
         tokens = self.tokenizer([t.format(n) for n in names for t in self.templates]).to(device)
-        emb = F.normalize(self.text.encode_text(tokens), dim=-1)
+        # in chunks: K400 x 16 templates is 6400 prompts, too many activations for one batch
+        emb = torch.cat([self.text.encode_text(chunk) for chunk in tokens.split(256)])
+        emb = F.normalize(emb, dim=-1)
         emb = emb.view(len(names), len(self.templates), -1).mean(dim=1)
         return F.normalize(emb, dim=-1)
 

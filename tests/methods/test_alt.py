@@ -1,0 +1,246 @@
+"""alt (../shared/papers/alt_align_before_adapt.txt): ToMe, alignment, decoder, corpus, FLOPs and the recognizer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench.errors import ConfigError
+from methods.alt.align import SemanticAligner, gumbel_assignment, straight_through
+from methods.alt.decoder import DecoderBlock
+from methods.alt.tome import bipartite_merge, check_merge_schedule, max_r, proportional_attention, reference_attention
+
+TINY = "vlbench-tiny-vit"
+
+
+# -- token merging ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("r", [1, 4, 8])
+def test_tome_removes_exactly_r_and_keeps_class_token(r: int) -> None:
+    g = torch.Generator().manual_seed(r)
+    x = torch.randn(2, 1 + 17, 6, generator=g)
+    x[:, 0] = 100.0  # a class token far from every patch: it would be merged first if it were eligible
+    size = torch.ones(2, 18, 1)
+    out, out_size = bipartite_merge(x, size, x, r)
+    assert out.shape == (2, 18 - r, 6)
+    assert torch.equal(out[:, 0], x[:, 0]) and torch.all(out_size[:, 0] == 1)
+    assert torch.allclose(out_size.sum(dim=1), size.sum(dim=1))  # sizes add up to the input token count
+    # a merged token is the size-weighted average of its members: the total sum(size * x) is conserved
+    assert torch.allclose((out * out_size).sum(dim=1), (x * size).sum(dim=1), atol=1e-4)
+
+
+def test_tome_merges_the_most_similar_pairs() -> None:
+    # patches 0/1 (A0, B0) are identical, everything else far apart: r=1 merges exactly that pair
+    x = torch.tensor([[[9.0, 9.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.3]]])
+    out, size = bipartite_merge(x, torch.ones(1, 5, 1), x, 1)
+    assert sorted(size.flatten().tolist()) == [1.0, 1.0, 1.0, 2.0]
+    assert torch.allclose(out[0, size[0, :, 0] == 2], torch.tensor([[1.0, 0.0]]))
+
+
+def test_merge_schedule_and_too_large_r() -> None:
+    assert check_merge_schedule(196, 12, 8)[-1] == 196 - 96  # Eq. (3): N + 1 - L r tokens with the class token
+    assert max_r(196, 12) == 15 and max_r(64, 3) == 16
+    check_merge_schedule(64, 3, 16)
+    with pytest.raises(ConfigError, match="tome_r=17 is too large.*0 <= r <= 16"):
+        check_merge_schedule(64, 3, 17)
+
+
+def test_proportional_attention_equals_plain_attention_with_unit_sizes() -> None:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 8, generator=g) for _ in range(3))
+    plain = reference_attention(q, k, v)
+    assert torch.allclose(proportional_attention(q, k, v, torch.ones(2, 7, 1)), plain, atol=1e-5)
+    assert torch.allclose(proportional_attention(q, k, v, None), plain, atol=1e-5)
+    # a key of size 2 attends like two copies of itself
+    k2, v2 = torch.cat([k, k[:, :, :1]], dim=2), torch.cat([v, v[:, :, :1]], dim=2)
+    sizes = torch.ones(2, 7, 1)
+    sizes[:, 0] = 2
+    assert torch.allclose(proportional_attention(q, k, v, sizes), reference_attention(q, k2, v2), atol=1e-5)
+
+
+def test_encoder_tokens_and_sizes_through_all_blocks() -> None:
+    from methods.alt.encoder import RegionAwareEncoder
+
+    torch.manual_seed(0)
+    enc = RegionAwareEncoder(TINY, None, tome_r=8).eval()
+    with torch.no_grad():
+        tokens, sizes = enc(torch.randn(3, 3, 64, 64))
+    assert tokens.shape[:2] == (3, 1 + 64 - 3 * 8) == (3, enc.out_tokens)
+    assert torch.all(sizes.sum(dim=1) == 65) and torch.all(sizes[:, 0] == 1)
+    with pytest.raises(ConfigError, match="too large"):
+        RegionAwareEncoder(TINY, None, tome_r=17)
+
+
+# -- alignment --------------------------------------------------------------------------------------------
+def test_straight_through_is_one_hot_forward_and_soft_backward() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(4, 5, 9, generator=g, requires_grad=True)
+    weights = torch.randn(4, 5, 9, generator=g)
+    soft = logits.softmax(-1)
+    hard = straight_through(soft)
+    assert torch.allclose(hard.detach(), torch.nn.functional.one_hot(soft.argmax(-1), 9).float(), atol=1e-6)
+    (grad_hard,) = torch.autograd.grad((hard * weights).sum(), logits)
+    (grad_soft,) = torch.autograd.grad((logits.softmax(-1) * weights).sum(), logits)
+    assert torch.allclose(grad_hard, grad_soft, atol=1e-6) and grad_hard.abs().sum() > 0
+
+
+def test_gumbel_noise_only_in_training_and_aligner_shapes() -> None:
+    sim = torch.randn(2, 3, 5)
+    assert torch.allclose(gumbel_assignment(sim, 1.0, noise=False), sim.softmax(-1))
+    assert not torch.allclose(gumbel_assignment(sim, 1.0, noise=True), sim.softmax(-1))
+    ents = torch.nn.functional.normalize(torch.randn(5, 8), dim=-1)
+    al = SemanticAligner(ents, out_dim=16).eval()
+    tokens = torch.randn(2, 3, 8)
+    a1, a2 = al.assignment(tokens), al.assignment(tokens)
+    assert torch.equal(a1, a2) and torch.allclose(a1.sum(-1), torch.ones(2, 3))  # deterministic evaluation
+    assert al(tokens).shape == (2, 16)
+
+
+# -- decoder ----------------------------------------------------------------------------------------------
+def test_decoder_without_sa_and_conv_is_cross_attention_only() -> None:
+    torch.manual_seed(0)
+    blk = DecoderBlock(16, 2, sa=False, conv=False).eval()
+    assert blk.sa is None and blk.conv is None
+    q, x = torch.randn(2, 4, 16), torch.randn(2, 4, 16)
+    kv = blk.ca_norm_x(x)
+    ref = q + blk.ca(blk.ca_norm_q(q), kv, kv, need_weights=False)[0]
+    ref = ref + blk.ffn(blk.ffn_norm(ref))
+    assert torch.allclose(blk(q, x), ref, atol=1e-6)
+    full = DecoderBlock(16, 2, sa=True, conv=True)
+    assert full.sa is not None and full.conv is not None
+
+
+# -- corpus -----------------------------------------------------------------------------------------------
+def _write_corpus(home, dataset: str, entities: list[dict]) -> None:
+    path = home / "text" / dataset / "entity_corpus" / "offline-files.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"entities": entities}))
+
+
+def test_corpus_sub_collections_and_missing_sub_collection(tmp_path, monkeypatch) -> None:
+    from methods.alt.corpus import load_entities
+
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    ents = [
+        {"unit": "head", "description": "the top of the body", "category": "body", "classes": []},
+        {"unit": "guitar", "description": "a string instrument", "category": "object", "classes": ["playing guitar"]},
+        {"unit": "playing", "description": "doing an activity", "category": "label", "classes": ["playing guitar"]},
+        {"unit": "stage", "description": "a raised floor", "category": "scene", "classes": ["playing guitar"]},
+    ]
+    _write_corpus(tmp_path, "toy", ents)
+    got = {e["unit"]: e["sub_collection"] for e in load_entities(["toy"], subsets=["body", "object", "scene"])}
+    assert got == {"head": "body", "guitar": "object", "stage": "scene"}
+    assert [e["unit"] for e in load_entities(["toy"], subsets=["motion"])] == ["playing"]
+    _write_corpus(tmp_path, "toy2", ents[:2])
+    with pytest.raises(ConfigError, match=r"no entity of sub-collection\(s\) \['scene'\]"):
+        load_entities(["toy2"], subsets=["body", "scene"])
+    with pytest.raises(ConfigError, match="accepted"):
+        load_entities(["toy"], subsets=["colour"])
+
+
+# -- the recognizer ---------------------------------------------------------------------------------------
+def _build(size: str, overrides: dict | None = None, strip: bool = False):
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from bench.job_flops import _strip_weights
+    from bench.method import apply_overrides, load_config
+
+    init_default_scope("mmaction")
+    cfg = load_config("alt", size)
+    apply_overrides(cfg, overrides or {})
+    model_cfg = cfg.model.to_dict()
+    if strip:
+        _strip_weights(model_cfg)
+    return cfg, MODELS.build(model_cfg).eval()
+
+
+def test_tiny_trains_one_step_and_scores_new_class_names(syn_k400) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    _, model = _build("tiny")
+    bb = model.backbone
+    assert bb.corpus_info["entities"] > 0 and set(bb.corpus_info["by_sub_collection"]) == {
+        "body", "object", "scene", "motion"}
+    x = torch.randn(2, 3, 8, 64, 64)
+    model.train()
+    z = bb(x)
+    loss = torch.nn.functional.cross_entropy(model.cls_head(z), torch.tensor([0, 1]))
+    loss.backward()
+    assert bb.aligner.mlp[1].weight.grad.abs().sum() > 0  # the straight-through path carries gradient
+    assert bb.encoder.visual.conv1.weight.grad.abs().sum() > 0  # ... down into the image encoder
+    model.eval()
+    with torch.no_grad():
+        feats = model.video_features(x.unsqueeze(1).expand(-1, 2, -1, -1, -1, -1))
+        assert feats.shape == (2, bb.head_mlp[1].out_features)
+        assert torch.equal(model.backbone(x), model.backbone(x))  # deterministic evaluation
+        model.set_class_names(["a", "b", "c"])
+        assert model.cls_head(feats).shape == (2, 3)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"model.backbone.query_source": "learnable"},
+    {"model.backbone.align": False, "model.backbone.tome_r": 0, "model.backbone.region": False},
+    {"model.backbone.frozen": True, "model.backbone.adapters": "STM"},
+    {"model.backbone.decoder_sa": False, "model.backbone.decoder_conv": False},
+])
+def test_ablation_switches_build_and_run(overrides, syn_k400) -> None:
+    torch.set_num_threads(1)
+    _, model = _build("tiny", overrides)
+    with torch.no_grad():
+        assert model.backbone(torch.randn(1, 3, 8, 64, 64)).shape[0] == 1
+    if overrides.get("model.backbone.frozen"):
+        trainable = [n for n, p in model.backbone.encoder.named_parameters() if p.requires_grad]
+        assert trainable and all(n.split(".")[0] in ("s_adapters", "t_adapters", "m_adapters") for n in trainable)
+
+
+def test_bad_inputs_fail_at_build_time(syn_k400) -> None:
+    with pytest.raises(ConfigError, match="tome_r=17 is too large"):
+        _build("tiny", {"model.backbone.tome_r": 17})
+    with pytest.raises(ConfigError, match="accepted"):
+        _build("tiny", {"model.backbone.corpus.subsets": ["colour"]})
+    with pytest.raises(ConfigError, match="query_source"):
+        _build("tiny", {"model.backbone.query_source": "random"})
+
+
+def test_inference_recognizer_on_a_synthetic_video(syn_k400) -> None:
+    from mmaction.apis import inference_recognizer, init_recognizer
+
+    from bench.data.catalog import read_annotation_list
+    from bench.method import get_method
+
+    torch.set_num_threads(1)
+    model = init_recognizer(str(get_method("alt").config_path("tiny")), device="cpu")
+    video, _ = read_annotation_list(syn_k400.split_file("val"))[0]
+    result = inference_recognizer(model, str(syn_k400.video_root / video))
+    scores = result.pred_scores.item
+    assert scores.shape == (len(syn_k400.classes),) and torch.isfinite(scores).all()
+
+
+# -- FLOPs and parameters against the paper (Tables 1 and 8) --------------------------------------------------
+PAPER_FLOPS = [  # (size, r, GFLOPs per view): Table 8 (single view) and Table 1 (total / 3 views)
+    ("b16_8f", 0, 141), ("b16_8f", 4, 129), ("b16_8f", 8, 110), ("b16_8f", 13, 86),
+    ("b16_16f", 8, 657 / 3), ("b16_32f", 8, 1308 / 3), ("l14_8f", 8, 1245 / 3),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("size", "r", "paper"), PAPER_FLOPS)
+def test_flops_per_view_match_the_paper(size: str, r: int, paper: float) -> None:
+    from bench.flops import count_recognizer
+
+    torch.set_num_threads(2)
+    overrides = {"model.backbone.tome_r": r, "model.backbone.region": r > 0,
+                 "model.backbone.corpus.datasets": ["no_corpus_here"],  # 6000 placeholder entities (README)
+                 "model.cls_head.class_names": ["a", "b"]}  # 400 x 16 prompts would only cost memory, no FLOPs
+    cfg, model = _build(size, overrides, strip=True)
+    with torch.no_grad():
+        rep = count_recognizer(model, (3, cfg.num_frames, 224, 224), text_modules=("cls_head.text",))
+    assert rep.uncounted_ops == {}
+    assert abs(rep.gflops_per_view - paper) / paper < 0.03, (size, r, rep.gflops_per_view, paper)
+    if size in ("b16_8f", "l14_8f") and r == 8:
+        params = rep.params_m - rep.params_text_m  # Table 1 leaves the text branch out
+        # B/16 meets 124.6 M (measured 124.81); L/14 measures 406.4 M against 427.1 M (README: FLOPs and parameters)
+        tolerance = {"b16_8f": 0.01, "l14_8f": 0.05}[size]
+        assert abs(params - {"b16_8f": 124.6, "l14_8f": 427.1}[size]) / params < tolerance, params
