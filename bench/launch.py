@@ -395,25 +395,36 @@ def _refresh(jobs: Sequence[Any]) -> None:
 
 
 def wait(jobs: Sequence[Any], progress: bool = True, poll_s: float = 1.0,
-         timeout_s: float | None = None) -> list[str]:
+         timeout_s: float | None = None, run_ids: Sequence[str] | None = None,
+         store_root: Path | str | None = None) -> list[str]:
     """Follow jobs until each is done or failed; return their final categories in order.
 
-    A tqdm bar counts finished jobs and shows done / running / failed / pending.
+    A tqdm bar counts finished jobs and shows done / running / failed / pending. With
+    ``run_ids`` (and ``store_root``), a run counts as done as soon as its record exists, which
+    is what a user wants to see when one job runs several runs in turn (local executor).
 
     Raises:
         TimeoutError: ``timeout_s`` passed with jobs still pending or running.
     """
     from tqdm.auto import tqdm
 
+    store = Store(store_root) if run_ids is not None else None
+
+    def state(i: int, job: Any) -> str:
+        if store is not None and store.has(run_ids[i]):
+            return "done"
+        cat = poll(job)
+        return "failed" if cat == "done" and store is not None else cat  # job ended, no record
+
     final: dict[int, str] = {}
-    bar = tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="runs" if run_ids is not None else "jobs", unit="run", disable=not progress)
     start = time.monotonic()
     try:
         while True:
             _refresh([j for i, j in enumerate(jobs) if i not in final])
             counts = dict.fromkeys(CATEGORIES, 0)
             for i, job in enumerate(jobs):
-                cat = final.get(i) or poll(job)
+                cat = final.get(i) or state(i, job)
                 if cat in ("done", "failed") and i not in final:
                     final[i] = cat
                     bar.update(1)

@@ -201,6 +201,11 @@ def derive(entries: list[Entry], rules: dict[str, Any]) -> None:
                 e.fields[name] = int(got) if rule.get("int") or got.isdigit() else got
 
 
+# The papers' numbers ship with the code (results/published in the repository); a results tree
+# elsewhere ($BENCH_RESULTS) uses them unless it has a published/ folder of its own.
+PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "results" / "published"
+
+
 def select(spec: dict[str, Any], results: Path | None = None, published_dir: Path | None = None) -> list[Entry]:
     """The entries a spec selects (published + measured), with derived fields."""
     from bench.store import Store
@@ -209,7 +214,9 @@ def select(spec: dict[str, Any], results: Path | None = None, published_dir: Pat
     entries: list[Entry] = []
     pub = spec.get("published")
     if pub:
-        pdir = Path(published_dir) if published_dir else root / "published"
+        pdir = Path(published_dir) if published_dir else (root / "published")
+        if published_dir is None and not pdir.is_dir():
+            pdir = PUBLISHED_DIR  # a results tree without its own published/ uses the repository's
         entries += [e for e in published_entries(pdir, pub.get("files")) if matches(e.fields, pub.get("where"),
                                                                                      e.metric)]
     meas = spec.get("measured")
