@@ -1,60 +1,11 @@
 # alt, real size: CLIP ViT-B/16 (ALT-B/16), 16 frames at 224x224, the paper's K400 schedule (Sec. 3.4, appendix B).
-# Weights: a local OpenAI/open_clip ViT-B-16 checkpoint, given as a path or the tag `openai-vit-b-16` mapped to a
-# file in the user config (nothing is downloaded). Corpus: `bench text build --method alt --dataset k400`.
-_base_ = ["./alt_tiny.py"]
+# Everything but the clip length comes from the 8-frame config.
+_base_ = ["./alt_vit-b16_8x224.py"]
 
 num_frames = 16
-img_size = 224
-clip_arch = "ViT-B-16"
-clip_weights = "openai-vit-b-16"
-templates = [
-    "a photo of {}.", "a video of {}.", "a photo of a person {}.", "a video of a person {}.",
-    "a photo of a person using {}.", "a video of a person using {}.", "a photo of a person doing {}.",
-    "a video of a person doing {}.", "a photo of a person performing {}.", "a video of a person performing {}.",
-    "Human action of {}.", "{}, an action.", "{} this is an action.", "Playing action of {}.", "{}",
-    "Video classification of {}.",
-]
-
-model = dict(
-    backbone=dict(clip_arch=clip_arch, clip_weights=clip_weights, tome_r=8, decoder_depth=4,
-                  corpus=dict(datasets=["k400"], placeholder_entities=6000)),
-    cls_head=dict(clip_arch=clip_arch, clip_weights=clip_weights, class_names="kinetics400.csv",
-                  templates=templates),
-)
-
-# Sparse sampling (TSN) and X-CLIP's augmentation: multi-scale crop and flip (Mixup / label smoothing: README).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="MultiScaleCrop", input_size=224, scales=(1, 0.875, 0.75, 0.66), random_crop=False, max_wh_scale_gap=1),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
+# A list replaces the base's list whole: the base's pipelines, with this clip length in the sampling step.
+train_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.train_pipeline]
+test_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.test_pipeline]
 val_pipeline = test_pipeline
-# Batch 256 over 8 GPUs (appendix B); few-shot: batch 64 and decoder lr x10 (README).
-train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))
-
-# AdamW (0.9, 0.98), lr 8e-5 (8e-6 for the ViT), weight decay 0.001, 30 epochs: 5 warm-up + cosine.
-max_epochs = 30
-warmup_epochs = 5
-train_cfg = dict(max_epochs=max_epochs)
-optim_wrapper = dict(optimizer=dict(lr=8e-5, weight_decay=0.001))
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
-]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

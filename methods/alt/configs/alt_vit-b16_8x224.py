@@ -1,6 +1,7 @@
 # alt, real size: CLIP ViT-B/16 (ALT-B/16), 8 frames at 224x224, the paper's K400 schedule (Sec. 3.4, appendix B).
 # Weights: a local OpenAI/open_clip ViT-B-16 checkpoint, given as a path or the tag `openai-vit-b-16` mapped to a
 # file in the user config (nothing is downloaded). Corpus: `bench text build --method alt --dataset k400`.
+# The shared base of the real sizes: alt_vit-b16_{16,32}x224 change the frames, alt_vit-l14_* the encoder.
 _base_ = ["./alt_tiny.py"]
 
 num_frames = 8

@@ -1,125 +1,32 @@
 # vlc, UMT-B/16, 16x224, Kinetics-400 (Table 1, Table 2b, Table 5).
-# (../shared/papers/vlc_vision_language_collaboration.txt, section 4 and Table 7). Video model: UMT-B/16 (Li et al. 2023a), tubelet 1 (one token map per frame), sparse frame sampling as UMT.
-# VLM: CLIP ViT-L/14 (CLIP-400M) as frozen image teacher and text encoder. Weights are local files or tags mapped
-# under `weights:` in the user config (nothing is downloaded); the description bank comes from
-# `bench text build --method vlc --dataset <dataset>` (section 3.3.1). Class names and lists are set by the protocol.
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+# (../shared/papers/vlc_vision_language_collaboration.txt, section 4 and Table 7). The 8-frame UCF-101 config with
+# 16 frames, the Kinetics-400 classes and text bank, and the Kinetics-400 schedule.
+_base_ = ["./vlc_umt-b16_8x224_ucf101.py"]
 
 num_frames = 16
-img_size = 224
-clip_arch = "ViT-L-14"
-clip_weights = "clip-vit-l-14-openai"  # tag or path of the OpenAI CLIP-400M ViT-L/14 open_clip checkpoint
-
 model = dict(
-    type="VLCRecognizer",
-    backbone=dict(type="VLCVideoEncoder", arch="vit", num_frames=num_frames, img_size=img_size, patch_size=16,
-                  tubelet_size=1, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
-                  video_weights="umt-b16-k710"),
+    backbone=dict(num_frames=num_frames),
     cls_head=dict(
-        type="VLCHead",
         num_classes=400,
-        in_channels=768,
         class_names="kinetics400.csv",
-        text=dict(source="auto", datasets=["k400", "k400", "k600", "ucf101", "hmdb51"], provider="offline",
-                  provider_options={}, artefact_tag=None, need_options={}, num_descriptions=None,
-                  long_description=True, name_template="{}"),
-        num_positives=1,
+        text=dict(datasets=["k400", "k400", "k600", "ucf101", "hmdb51"]),
         num_negatives=3500,  # section 4: 3500 negatives on K400, 1200 on UCF-101
-        num_negatives_scale=1.0,
-        temperature=0.07,
-        zs_reduce="max",
-        test_scoring="auto",
-        dropout_ratio=0.0,
-        eager_bank=True,
-        average_clips="prob",
     ),
-    clip=dict(clip_arch=clip_arch, clip_weights=clip_weights),
-    losses=dict(ce=True, text=True, image=True),
-    alpha=10.0,
-    gate=dict(type="self_attention", num_heads=1, mlp_ratio=4.0, thr1=0.5, thr2=0.2, mask_norm="all", sigma=5.0),
-    teacher_image_size=None,
-    teacher_cache=False,
-    data_preprocessor=dict(type="ActionDataPreprocessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                           format_shape="NCTHW"),
 )
 
-meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename", "frame_inds", "crop_bbox", "flip", "clip_len")
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="RandomResizedCrop"),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+# A list replaces the base's list whole: the base's pipelines, with this clip length in the sampling step.
+train_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.train_pipeline]
+test_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.test_pipeline]
 val_pipeline = test_pipeline
-
-dataset_type = "CheckedVideoDataset"
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 # Kinetics-400 schedule of section 4: AdamW, lr 1.5e-4, weight decay 0.05, 40 epochs with 5 of warm-up (7 GPUs).
 max_epochs = 40
 warmup_epochs = 5
-train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
-optim_wrapper = dict(
-    type="AmpOptimWrapper",
-    optimizer=dict(type="AdamW", lr=1.5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=5.0),
-)
+train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
     dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
-auto_scale_lr = dict(enable=False, base_batch_size=56)
-
-default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=50, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
-    checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=2, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
-)
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)

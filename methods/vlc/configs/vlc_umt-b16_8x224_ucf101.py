@@ -3,6 +3,7 @@
 # VLM: CLIP ViT-L/14 (CLIP-400M) as frozen image teacher and text encoder. Weights are local files or tags mapped
 # under `weights:` in the user config (nothing is downloaded); the description bank comes from
 # `bench text build --method vlc --dataset <dataset>` (section 3.3.1). Class names and lists are set by the protocol.
+# The shared base of the real sizes: the other vlc_*-b16 configs inherit this file and state what differs.
 custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
 default_scope = "mmaction"
 
