@@ -1,0 +1,70 @@
+"""Video Concept Spotting (VCS), bike paper Sec. 2.3, Eqs. (5)-(6): parameter-free temporal saliency.
+
+Each word of a category name is scored against each frame (cosine similarity); a softmax with
+temperature over the frames turns the scores of one word into a distribution over time; the
+distributions of the words are averaged into one saliency per frame (so it sums to 1 over the
+frames); the saliency-weighted sum of the frame embeddings is the video embedding *for that
+category*. Recognition then scores each category against its own spotted video embedding.
+Mean pooling (Table 6a's baseline) is the same scoring with uniform saliency.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from bench.errors import ConfigError
+
+AGGREGATIONS = ("vcs", "mean")
+
+
+def concept_saliency(frames: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
+                     temperature: float = 0.01) -> torch.Tensor:
+    """Temporal saliency of every (video, category) pair, Eq. (5) of the bike paper.
+
+    Args:
+        frames: frame embeddings ``(B, T, D)``.
+        words: word embeddings of the category names ``(C, W, D)`` (padded).
+        word_mask: ``(C, W)``, True on the positions that are words of the name.
+        temperature: softmax temperature over frames (0.01 in the published code).
+
+    Returns:
+        ``(B, C, T)``, each ``[b, c]`` row sums to 1 over the frames.
+    """
+    if temperature <= 0:
+        raise ConfigError(f"VCS temperature={temperature!r}: must be > 0 (the paper's code uses 0.01)")
+    counts = word_mask.sum(dim=-1)
+    if (counts == 0).any():
+        bad = torch.nonzero(counts == 0).flatten().tolist()
+        raise ConfigError(f"VCS: categories {bad} have no word embeddings (a name that tokenises to nothing)")
+    f = F.normalize(frames, dim=-1)
+    w = F.normalize(words, dim=-1)
+    sims = torch.einsum("cwd,btd->bcwt", w, f)  # word-to-frame relevancy
+    per_word = torch.softmax(sims / temperature, dim=-1)  # a distribution over frames per word
+    mask = word_mask.to(per_word.dtype)[None, :, :, None]
+    return (per_word * mask).sum(dim=2) / counts.to(per_word.dtype)[None, :, None]  # mean over the name's words
+
+
+def spot(frames: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
+    """Saliency-weighted sum of frame embeddings, Eq. (6): ``(B, T, D)``, ``(B, C, T)`` -> ``(B, C, D)``."""
+    return torch.einsum("bct,btd->bcd", saliency, F.normalize(frames, dim=-1))
+
+
+def category_scores(frames: torch.Tensor, class_embeds: torch.Tensor, words: torch.Tensor | None = None,
+                    word_mask: torch.Tensor | None = None, aggregation: str = "vcs",
+                    temperature: float = 0.01) -> torch.Tensor:
+    """Cosine similarity of every video with every category, ``(B, C)``.
+
+    ``aggregation='vcs'``: the video embedding of category ``c`` is spotted with ``c``'s words;
+    ``'mean'``: mean pooling of the (normalised) frame embeddings, the same for all categories.
+    """
+    if aggregation not in AGGREGATIONS:
+        raise ConfigError(f"temporal aggregation {aggregation!r}; accepted: {', '.join(AGGREGATIONS)}")
+    cls = F.normalize(class_embeds, dim=-1)
+    if aggregation == "mean":
+        video = F.normalize(F.normalize(frames, dim=-1).mean(dim=1), dim=-1)
+        return video @ cls.t()
+    if words is None or word_mask is None:
+        raise ConfigError("VCS needs the word embeddings and word mask of the category names")
+    video = F.normalize(spot(frames, concept_saliency(frames, words, word_mask, temperature)), dim=-1)
+    return torch.einsum("bcd,cd->bc", video, cls)
