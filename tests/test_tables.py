@@ -173,3 +173,16 @@ def test_shipped_specs_render_from_the_published_csvs(name, tmp_path):
         pytest.skip("results/published/*.csv not generated in this checkout")
     paths = render(repo / "results" / "tables" / f"{name}.yaml", out=tmp_path, results=repo / "results")
     assert paths["md"].read_text().count("\n| ") >= 3
+
+
+def test_shared_records_are_relabelled_per_grid():
+    """A record shared by two grids appears in each grid's table under that grid's case name."""
+    from bench.tables import relabel
+
+    rec = {"run_id": "r1", "grid": "first", "case": "a", "spec": {"grid": "first", "case": "a", "seed": 0}}
+    labels = {"r1": [{"grid": "second", "case": "full model"}, {"grid": "second", "case": "same cell again"}]}
+    out = relabel([rec, {"run_id": "r2", "grid": "other", "spec": {}}], labels)
+    seen = [(r["grid"], r["spec"]["case"]) for r in out[:2]]
+    assert seen == [("second", "full model"), ("second", "same cell again")]
+    assert out[2]["run_id"] == "r2" and out[2]["grid"] == "other"
+    assert rec["grid"] == "first", "the stored record is not modified"
