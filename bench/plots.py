@@ -156,10 +156,10 @@ def _scatter(ax, points: list[Point], style: dict[str, tuple[str, str]]) -> None
 
 
 def plot_pareto(spec_path: Path | str, per_view: bool = False, out: Path | str | None = None,
-                results: Path | None = None) -> dict[str, Any]:
+                results: Path | None = None, labels: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Accuracy vs GFLOPs (log x) with the Pareto front; writes figures and ``<stem>_front.csv``."""
     spec = load_spec(spec_path)
-    points = points_from_spec(spec, select(spec, results), per_view)
+    points = points_from_spec(spec, select(spec, results, labels=labels), per_view)
     front, left_out = pareto_front(points)
     plotted = [p for p in points if p not in left_out]
     if not plotted:
@@ -207,7 +207,8 @@ def _x_value(fields: dict[str, Any], xspec: dict[str, Any]) -> float | None:
     return _num(raw)
 
 
-def plot_axis(spec_path: Path | str, out: Path | str | None = None, results: Path | None = None) -> list[Path]:
+def plot_axis(spec_path: Path | str, out: Path | str | None = None, results: Path | None = None,
+              labels: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
     """An ablation that varies one axis (``plot.x``) against a metric, one series per ``plot.series``.
 
     Each row is a point (hollow for published, filled for measured); a line joins the mean of
@@ -220,7 +221,7 @@ def plot_axis(spec_path: Path | str, out: Path | str | None = None, results: Pat
         raise ConfigError(f"spec {spec['name']!r}: an axis plot needs plot.x with 'field' (or 'from' + "
                           f"'count_letters'), got {xspec!r}")
     metric = plot.get("metric") or next((c["metric"] for c in spec.get("columns") or [] if "metric" in c), "top1")
-    entries = [e for e in select(spec, results) if e.metric == metric]
+    entries = [e for e in select(spec, results, labels=labels) if e.metric == metric]
     series = plot.get("series") or [{"name": "published (paper)", "origin": "published"},
                                     {"name": "measured (this harness)", "origin": "measured"}]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))

@@ -206,8 +206,29 @@ def derive(entries: list[Entry], rules: dict[str, Any]) -> None:
 PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "results" / "published"
 
 
-def select(spec: dict[str, Any], results: Path | None = None, published_dir: Path | None = None) -> list[Entry]:
-    """The entries a spec selects (published + measured), with derived fields."""
+def relabel(records: list[dict[str, Any]], labels: dict[str, list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    """Records as seen from a grid: one copy per (grid, case) that uses the run.
+
+    A run id does not depend on the grid or case that launched it, so two grids that contain the
+    same cell share one record, labelled by whichever ran first. ``labels`` (run id -> the grid's
+    ``{"grid", "case"}`` labels, from the grid's expansion) gives each grid its own rows.
+    """
+    if not labels:
+        return records
+    out = []
+    for rec in records:
+        for lab in labels.get(rec.get("run_id"), [None]):
+            if lab is None:
+                out.append(rec)
+                continue
+            spec = {**(rec.get("spec") or {}), **lab}
+            out.append({**rec, **lab, "spec": spec})
+    return out
+
+
+def select(spec: dict[str, Any], results: Path | None = None, published_dir: Path | None = None,
+           labels: dict[str, list[dict[str, Any]]] | None = None) -> list[Entry]:
+    """The entries a spec selects (published + measured, relabelled for a grid), with derived fields."""
     from bench.store import Store
 
     root = Path(results) if results is not None else settings.results_dir()
@@ -221,7 +242,7 @@ def select(spec: dict[str, Any], results: Path | None = None, published_dir: Pat
                                                                                      e.metric)]
     meas = spec.get("measured")
     if meas:
-        recs = Store(root).records()
+        recs = relabel(Store(root).records(), labels)
         entries += [e for e in measured_entries(recs) if matches(e.fields, meas.get("where"), e.metric)]
     derive(entries, spec.get("derive") or {})
     if not entries:
@@ -455,10 +476,10 @@ def write_csv(table: Table, path: Path) -> None:
 
 
 def render(spec_path: Path | str, out: Path | str | None = None, results: Path | None = None,
-           published_dir: Path | None = None) -> dict[str, Path]:
+           published_dir: Path | None = None, labels: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Path]:
     """Build the table of a spec and write ``<name>.md``, ``.tex`` and ``.csv``; return the paths."""
     spec = load_spec(spec_path)
-    table = build_table(spec, select(spec, results, published_dir))
+    table = build_table(spec, select(spec, results, published_dir, labels))
     root = Path(results) if results is not None else settings.results_dir()
     out_dir = Path(out) if out else root / "tables" / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -85,12 +85,15 @@ def build_outputs(grid, store) -> None:
     spec = Path(grid.table)
     if not spec.is_absolute() and not spec.exists():
         spec = grid.path.resolve().parent.parent / grid.table
+    labels: dict[str, list[dict]] = {}
+    for s in grid.specs:
+        labels.setdefault(s.run_id, []).append({"grid": grid.name, "case": s.case})
     try:
-        written = list(tables.render(spec, results=store.root).values())
+        written = list(tables.render(spec, results=store.root, labels=labels).values())
         if grid.plot == "pareto":
-            written += list(plots.plot_pareto(spec, results=store.root)["figures"])
+            written += list(plots.plot_pareto(spec, results=store.root, labels=labels)["figures"])
         elif grid.plot == "axis":
-            written += list(plots.plot_axis(spec, results=store.root))
+            written += list(plots.plot_axis(spec, results=store.root, labels=labels))
         elif grid.plot:
             raise ConfigError(f"grid {grid.name}: plot={grid.plot!r}; accepted: pareto, axis")
     except BenchError as e:
