@@ -27,7 +27,9 @@ register_method(
         name="vlc",
         config_dir=Path(__file__).parent / "configs",
         sizes=SIZES,
-        protocols=("supervised", "fewshot", "zeroshot", "linear_probe", "ava"),
+        # No AVA: the paper evaluates no detection task, and its head needs class descriptions that
+        # AVA's atomic actions do not have in the description bank.
+        protocols=("supervised", "fewshot", "zeroshot", "linear_probe"),
         family="vlc",
         # Phi_m is the text branch: used by L_text and zero-shot scoring, not by supervised inference.
         text_modules=("cls_head.text_proj",),
