@@ -143,6 +143,13 @@ def test_same_seed_gives_identical_files_and_frames(tmp_path, monkeypatch) -> No
     assert second.video_root != first.video_root
     for name in ["train.txt", "val.txt", "classes.csv", "class_info.json", "meta.jsonl"]:
         assert (first.video_root / name).read_bytes() == (second.video_root / name).read_bytes(), name
+    # Every video, byte for byte: the second build runs in the same process after the first, which
+    # is what exposed history-dependent encoding (x264's mbtree) before.
+    videos = sorted(p.relative_to(first.video_root) for p in (first.video_root / "videos").iterdir())
+    assert len(videos) > 20
+    differ = [str(rel) for rel in videos
+              if (first.video_root / rel).read_bytes() != (second.video_root / rel).read_bytes()]
+    assert differ == []
     for rel, _ in read_annotation_list(first.splits["val"])[:4]:
         np.testing.assert_array_equal(read_frames(first.video_root / rel), read_frames(second.video_root / rel))
 

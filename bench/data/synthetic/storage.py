@@ -22,6 +22,10 @@ from bench import settings
 from bench.errors import DataError
 
 MANIFEST = "manifest.json"
+# Bumped whenever the same seed would give different bytes (renderer or encoder changes), so that
+# parts built by an older version are rebuilt rather than mixed with new ones.
+# 2: x264 without mbtree (deterministic bytes; see video_io.X264_OPTIONS).
+FORMAT = 2
 
 
 def size_root(size: str) -> Path:
@@ -56,7 +60,8 @@ def write_manifest(root: Path, meta: dict[str, Any]) -> None:
     """sha256 of every file under ``root`` (sorted relative paths) plus build metadata."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
     entries = {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
-    (root / MANIFEST).write_text(json.dumps({"meta": meta, "files": entries}, indent=1, sort_keys=True))
+    (root / MANIFEST).write_text(json.dumps({"format": FORMAT, "meta": meta, "files": entries}, indent=1,
+                                            sort_keys=True))
 
 
 def verify_manifest(root: Path) -> list[str]:
@@ -76,7 +81,14 @@ def verify_manifest(root: Path) -> list[str]:
 
 
 def is_built(root: Path) -> bool:
-    return (root / MANIFEST).exists()
+    """A complete part of the current ``FORMAT`` (an older one counts as not built and is replaced)."""
+    man = root / MANIFEST
+    if not man.exists():
+        return False
+    try:
+        return json.loads(man.read_text()).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
 
 
 def build_once(root: Path, build: Callable[[Path], dict[str, Any]]) -> bool:
@@ -95,7 +107,7 @@ def build_once(root: Path, build: Callable[[Path], dict[str, Any]]) -> bool:
         try:
             meta = build(tmp)
             write_manifest(tmp, meta)
-            if root.exists():  # an incomplete earlier build (no manifest): replace it
+            if root.exists():  # an incomplete or older-format earlier build: replace it
                 shutil.rmtree(root)
             os.replace(tmp, root)
         except BaseException:
