@@ -1,112 +1,124 @@
-"""What the frozen-teacher cache saves: a 4-cell grid sharing one frozen CLIP image teacher.
+"""What the frozen-teacher cache saves on a real grid: ``bench run`` on 4 vlc cells, cache off, then on.
 
-Usage: ``python benchmarks/teacher_cache.py [--dataset syn_k400] [--videos 16] [--frames 8] [--cells 4]
-[--weights random|synthetic:tiny-clip|<path>] [--arch vlbench-tiny-vit] [--threads 1]``
+Usage: ``python benchmarks/teacher_cache.py [--teacher-arch ViT-B-16] [--teacher-weights random]
+[--epochs 1] [--dataset syn_ucf] [--size tiny] [--keep DIR]``
 
-Each cell of an ablation grid that distils from the same frozen teacher (vlc's CLIP image
-features, ftp's frozen encoders) needs the teacher's output for the same videos, frames and
-preprocessing. This script runs that loop directly: for each of ``--cells`` cells it computes
-the frozen CLIP image features of ``--videos`` synthetic videos (``--frames`` uniformly
-sampled frames each, CLIP preprocessing), once without the cache (every cell pays) and once
-through ``TeacherFeatureCache`` (the first cell fills it, the others read it), checks that
-the cached features are bit-identical to freshly computed ones, and prints time per cell,
-speed-up and disk use. Until the methods opt in with ``teacher_cache=True`` this built-in
-loop stands in for ``bench run`` on a real grid. The cache goes to a temporary directory,
-removed at the end (``--cache-root DIR`` keeps it). Nothing is downloaded.
+vlc distils its video encoder from a frozen CLIP image encoder (L_image, section 3.2 of the
+paper). Every cell of a vlc ablation that keeps the teacher, the data and the seed asks that
+teacher the same question for the same clips, so only the first cell needs to pay for it.
+
+The script writes one 4-cell grid (vlc on the synthetic world, the L_image weight alpha in
+{1, 3, 10, 30}; the teacher is ``--teacher-arch`` with ``--teacher-weights``), and runs it twice
+through ``bench run --wait`` with the local executor: once with ``model.teacher_cache: false``,
+once with ``true``. Each run gets its own results store, work directories and cache root
+(``BENCH_RESULTS``, ``BENCH_WORK_DIR``, ``BENCH_CACHE``), so both start cold; the synthetic
+data (``BENCH_HOME``) is prepared before the clock starts. It prints the wall time of each run,
+the ratio, each cell's own wall time and top-1, and the cache's disk use.
+
+The default teacher is CLIP ViT-B/16 at its native 224x224, the size class of the teachers the
+paper uses (its own is ViT-L/14), with random weights when none are given: the cost of a
+forward pass does not depend on the weights. The synthetic world's tiny CLIP is so cheap that
+caching it saves little; ``--teacher-arch vlbench-tiny-vit --teacher-weights synthetic:tiny-clip``
+measures that case. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+import yaml
 
-from bench.models.cache import TeacherFeatureCache, cache_info, file_sha256, state_dict_hash
-
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+ALPHAS = [1.0, 3.0, 10.0, 30.0]
 
 
-def sample_frames(path: Path, n: int) -> tuple[np.ndarray, list[int]]:
-    """``n`` frames at the centres of equal segments (test-mode sampling: deterministic)."""
-    import decord
+def grid_doc(args: argparse.Namespace, cached: bool) -> dict:
+    overrides = {
+        "model.clip.clip_arch": args.teacher_arch,
+        "model.clip.clip_weights": args.teacher_weights,
+        "model.teacher_cache": cached,
+        "train_cfg.max_epochs": args.epochs,
+    }
+    return {
+        "name": f"teacher_cache_{'on' if cached else 'off'}",
+        "description": "vlc, 4 cells sharing one frozen CLIP teacher (L_image weight alpha)",
+        "base": {"method": "vlc", "protocol": "supervised", "protocol_args": {"views": "1x1"}, "seed": 0},
+        "profiles": {"default": {"size": args.size, "dataset": args.dataset, "executor": "local",
+                                 "launcher": {"profile": "local"}, "overrides": overrides}},
+        "grid": {"model.alpha": ALPHAS},
+    }
 
-    vr = decord.VideoReader(str(path), num_threads=1)
-    inds = [min(len(vr) - 1, int((i + 0.5) * len(vr) / n)) for i in range(n)]
-    return vr.get_batch(inds).asnumpy(), inds
+
+def run_grid(grid: Path, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--grid", str(grid), "--wait"], env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"bench run --grid {grid} failed with exit code {proc.returncode}")
+    return wall
 
 
-def preprocess(frames: np.ndarray, size: int) -> torch.Tensor:
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+def records(results: Path) -> list[dict]:
+    from bench.store import Store
+
+    recs = Store(results).records()
+    return sorted(recs, key=lambda r: r["spec"]["overrides"].get("model.alpha", 0.0))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="syn_k400")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--videos", type=int, default=16)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--cells", type=int, default=4)
-    ap.add_argument("--arch", default="vlbench-tiny-vit")
-    ap.add_argument("--weights", default="random", help="random, synthetic:tiny-clip, or a local checkpoint path")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache-root", type=Path)
+    ap.add_argument("--teacher-arch", default="ViT-B-16")
+    ap.add_argument("--teacher-weights", default="random", help="random, synthetic:tiny-clip, a tag or a local file")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--dataset", default="syn_ucf")
+    ap.add_argument("--size", default="tiny")
+    ap.add_argument("--keep", type=Path, help="keep the grids, stores and caches here (default: a removed temp dir)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
 
-    from bench.data.catalog import get_dataset, read_annotation_list
-    from bench.models.clip import create_clip, resolve_weights
+    from bench.data.catalog import get_dataset
+    from bench.models.cache import cache_info
 
-    info = get_dataset(args.dataset)
-    videos = [info.video_root / p for p, _ in read_annotation_list(info.split_file(args.split))][: args.videos]
-    torch.manual_seed(0)  # a random-init teacher is still one fixed function
-    model = create_clip(args.arch, None if args.weights == "random" else args.weights).eval()
-    path = resolve_weights(None if args.weights == "random" else args.weights)
-    weights_hash = file_sha256(path) if path else state_dict_hash(model)
-    size = model.visual.image_size
-    size = size[0] if isinstance(size, tuple | list) else int(size)
-    prep = {"resize": size, "mean": CLIP_MEAN, "std": CLIP_STD, "interp": "bilinear"}
+    os.environ["BENCH_SYNTH_SIZE"] = args.size
+    get_dataset(args.dataset)  # prepare the synthetic data before any clock starts
+    root = args.keep or Path(tempfile.mkdtemp(prefix="teacher_cache_bench_"))
+    walls, stores = {}, {}
+    for cached in (False, True):
+        mode = "on" if cached else "off"
+        d = root / mode
+        d.mkdir(parents=True, exist_ok=True)
+        grid = d / f"teacher_cache_{mode}.yaml"
+        grid.write_text(yaml.safe_dump(grid_doc(args, cached), sort_keys=False))
+        env = {**os.environ, "BENCH_RESULTS": str(d / "results"), "BENCH_WORK_DIR": str(d / "work"),
+               "BENCH_CACHE": str(d / "cache")}
+        walls[mode] = run_grid(grid, env)
+        stores[mode] = records(d / "results")
+        if len(stores[mode]) != len(ALPHAS):
+            raise SystemExit(f"cache {mode}: expected {len(ALPHAS)} records, found {len(stores[mode])}")
+        print(f"cache {mode}: 4 cells in {walls[mode]:.1f} s", flush=True)
 
-    def teacher(video: Path) -> tuple[torch.Tensor, list[int]]:
-        frames, inds = sample_frames(video, args.frames)
-        with torch.no_grad():
-            return model.encode_image(preprocess(frames, size)), inds
-
-    root = args.cache_root or Path(tempfile.mkdtemp(prefix="teacher_cache_"))
-    cache = TeacherFeatureCache(f"open_clip:{args.arch}/visual", weights_hash, root=root / "teacher")
-    rows, reference = [], {}
-    for cell in range(args.cells):
-        t0 = time.perf_counter()
-        for v in videos:
-            reference[v] = teacher(v)[0]
-        t_plain = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        identical = True
-        for v in videos:
-            sampling = {"num_frames": args.frames, "mode": "uniform-centre", "test_mode": True}
-            feats = cache.get_or_compute(v, lambda v=v: teacher(v)[0], sampling, prep)
-            identical &= torch.equal(feats, reference[v])
-        rows.append((cell, t_plain, time.perf_counter() - t0, identical))
-
-    disk = sum(r["bytes"] for r in cache_info(root))
-    print(f"{len(videos)} videos x {args.frames} frames, teacher {args.arch} ({args.weights}), "
-          f"{args.threads} thread(s); cache at {root}")
-    print(f"{'cell':>4} {'no cache (s)':>13} {'cache (s)':>10} {'speed-up':>9}  bit-identical")
-    for cell, tp, tc, same in rows:
-        print(f"{cell:>4} {tp:>13.3f} {tc:>10.3f} {tp / tc:>8.1f}x  {same}")
-    total_plain, total_cache = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    print(f"grid total: {total_plain:.3f}s without, {total_cache:.3f}s with the cache "
-          f"({total_plain / total_cache:.1f}x); hits {cache.store.hits}, misses {cache.store.misses}, "
-          f"disk {disk / 1024:.1f} KiB")
-    if args.cache_root is None:
+    print(f"\nvlc on {args.dataset} ({args.size}), {args.epochs} epoch(s) per cell, teacher {args.teacher_arch} "
+          f"({args.teacher_weights}), local executor, one cell at a time")
+    print(f"{'alpha':>6} {'off: wall s':>12} {'on: wall s':>11} {'off: top1':>10} {'on: top1':>9}")
+    for off, on in zip(stores["off"], stores["on"], strict=True):
+        alpha = off["spec"]["overrides"]["model.alpha"]
+        print(f"{alpha:>6g} {off['times']['wall_s']:>12.1f} {on['times']['wall_s']:>11.1f} "
+              f"{off['metrics'].get('top1', float('nan')):>10.2f} {on['metrics'].get('top1', float('nan')):>9.2f}")
+    same = all(a["metrics"] == b["metrics"] for a, b in zip(stores["off"], stores["on"], strict=True))
+    disk = {k["kind"]: k["bytes"] for k in cache_info(root / "on" / "cache")}
+    print(f"grid wall time: {walls['off']:.1f} s without the teacher cache, {walls['on']:.1f} s with it: "
+          f"ratio {walls['on'] / walls['off']:.2f} (target <= 0.50)")
+    print(f"metrics identical with and without the cache: {same}")
+    print(f"cache disk use: {json.dumps(disk)}")
+    if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 
 
