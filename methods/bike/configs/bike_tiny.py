@@ -5,8 +5,7 @@
 # is the synthetic world's factor phrases: shapes, colours, objects, floors, motions), top-5, trained jointly
 # (Eq. 9; the two branches share no trainable parameter) and fused at inference with lambda = 0.6.
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+_base_ = ["../../_base_/default_runtime.py"]
 
 num_frames = 8
 img_size = 64
@@ -96,11 +95,6 @@ test_dataloader = dict(
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
 
 # Table A.1 recipe, scaled to the CPU: AdamW, new layers at the base rate, CLIP layers at 0.1x
 # (5e-5 / 5e-6 in the paper), weight decay 0.2, linear warm-up then cosine.
@@ -117,21 +111,3 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 
-default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=20, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
-    checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
-)
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)

@@ -2,8 +2,7 @@
 # as the video pre-trained model, its tiny CLIP (64x64, patch 8 -> 8x8 grid, width 64) as the VLM, the offline
 # oracle LLM for the description bank. Class names and annotation lists are set by the protocol; the defaults
 # let `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+_base_ = ["../../_base_/default_runtime.py"]
 
 num_frames = 16
 img_size = 64
@@ -82,11 +81,6 @@ test_dataloader = dict(
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
 
 # Table 7's recipe (AdamW, weight decay 0.05, warm-up then cosine), scaled to the tiny world: more epochs
 # per video, a larger learning rate for the from-scratch heads.
@@ -104,21 +98,3 @@ param_scheduler = [
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 
-default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=20, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
-    checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
-)
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)

@@ -4,8 +4,7 @@
 # under `weights:` in the user config (nothing is downloaded); the description bank comes from
 # `bench text build --method vlc --dataset <dataset>` (section 3.3.1). Class names and lists are set by the protocol.
 # The shared base of the real sizes: the other vlc_*-b16 configs inherit this file and state what differs.
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+_base_ = ["../../_base_/default_runtime.py"]
 
 num_frames = 8
 img_size = 224
@@ -83,11 +82,6 @@ test_dataloader = dict(
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
 
 # UCF-101 schedule: Table 7 was lost in extraction; UMT's recipe scaled to the small dataset (README: choices): AdamW, lr 1.5e-4, weight decay 0.05, 30 epochs with 3 of warm-up.
 max_epochs = 30
@@ -115,12 +109,3 @@ default_hooks = dict(
     sampler_seed=dict(type="DistSamplerSeedHook"),
     sync_buffers=dict(type="SyncBuffersHook"),
 )
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)
