@@ -3,7 +3,7 @@
 One call of :func:`submit` sends the specs of one grid that have no record yet as ONE job
 array (``executor.map_array``), capped by the profile's ``array_parallelism``, and writes a
 small launch manifest ``<results>/launches/<grid>/<time>-<executor>.json`` (run id -> job id,
-submitit folder) from which :func:`job_states` re-creates the jobs later for ``bench status``.
+submitit folder) from which ``bench.follow.job_states`` re-creates the jobs later for ``bench status``.
 
 Each job runs :class:`RunJob`, a ``submitit.helpers.Checkpointable``: on preemption or on
 reaching its time limit SLURM sends USR2 (``signal_delay_s`` before the limit), submitit calls
@@ -15,10 +15,8 @@ in its work directory, up to ``max_num_timeout`` times after timeouts. Multi-tas
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 import submitit
 
 from bench.errors import ConfigError
+from bench.follow import InlineJob, active_run_ids, launches_dir
 from bench.profiles import EXECUTORS, validate
 from bench.spec import RunSpec, short_hash
 from bench.store import Store, atomic_write_json
@@ -34,27 +33,6 @@ from bench.store import Store, atomic_write_json
 log = logging.getLogger(__name__)
 # submitit finds its plugins through pkg_resources (setuptools < 81), which warns on import
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-
-# SLURM/submitit job states grouped the way a user reads them. PREEMPTED is not final (with
-# PreemptMode=REQUEUE the job comes back), as submitit also treats it; anything unknown is pending.
-_DONE = {"COMPLETED", "DONE", "FINISHED"}
-_FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
-           "INTERRUPTED", "ERROR", "REVOKED", "SPECIAL_EXIT"}
-_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
-CATEGORIES = ("done", "running", "failed", "pending")
-
-
-def category(state: str) -> str:
-    """Map a raw job state (``CANCELLED by 0``, ``RUNNING``, ``REQUEUED``...) to done/running/failed/pending."""
-    word = state.split()[0].upper() if state else "UNKNOWN"
-    if word in _DONE:
-        return "done"
-    if word in _FAILED:
-        return "failed"
-    if word in _RUNNING:
-        return "running"
-    return "pending"
-
 
 # ----------------------------------------------------------------------------------------------
 # the job
@@ -160,35 +138,6 @@ def is_rank_zero() -> bool:
 # executors
 
 
-class InlineJob:
-    """A job run in this process at submission (the ``debug`` executor): breakpoints work."""
-
-    def __init__(self, job_id: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.job_id = job_id
-        self._result: Any = None
-        self._error: BaseException | None = None
-        try:
-            self._result = fn(*args)
-        except Exception as e:  # noqa: BLE001 - kept and re-raised by result()
-            log.exception("debug job %s failed", job_id)
-            self._error = e
-
-    @property
-    def state(self) -> str:
-        return "FAILED" if self._error else "COMPLETED"
-
-    def done(self, force_check: bool = False) -> bool:
-        return True
-
-    def exception(self) -> BaseException | None:
-        return self._error
-
-    def result(self) -> Any:
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 def _slurm_parameters(p: dict[str, Any]) -> dict[str, Any]:
     """Profile fields -> AutoExecutor parameters (generic names + ``slurm_`` prefixed ones)."""
     generic = ("timeout_min", "nodes", "tasks_per_node", "cpus_per_task", "mem_gb", "name", "stderr_to_stdout")
@@ -237,12 +186,6 @@ class Launch(list):
         self.run_ids = list(run_ids)
         self.manifest_path = manifest_path
         self.skipped = list(skipped)
-
-
-def launches_dir(store_root: Path | str | None, grid: str | None = None) -> Path:
-    """``<results>/launches[/<grid>]``: where launch manifests are kept."""
-    root = Store(store_root).root / "launches"
-    return root / grid if grid else root
 
 
 def default_folder(grid: str) -> Path:
@@ -345,180 +288,3 @@ def submit(
     path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped)
     log.info("%s: submitted %d run(s) to %s (manifest %s)", grid, len(jobs), executor, path)
     return Launch(jobs, [s.run_id for s in todo], path, skipped)
-
-
-# ----------------------------------------------------------------------------------------------
-# following jobs
-
-
-def _task_jobs(job: Any) -> list[Any]:
-    return list(getattr(job, "_sub_jobs", None) or [job])
-
-
-def _outcome(job: Any) -> str | None:
-    """``success``/``error`` from the result pickles of all tasks, None while one is missing."""
-    outcomes = []
-    for task in _task_jobs(job):
-        path = task.paths.result_pickle
-        if not path.exists():
-            return None
-        try:
-            outcomes.append(submitit.core.utils.pickle_load(path)[0])
-        except (EOFError, OSError):  # being written
-            return None
-    return "error" if "error" in outcomes else "success"
-
-
-def poll(job: Any) -> str:
-    """The category (done/running/failed/pending) of one job, reading its result files first."""
-    if isinstance(job, InlineJob):
-        return "failed" if job.exception() else "done"
-    outcome = _outcome(job)
-    if outcome is not None:
-        return "done" if outcome == "success" else "failed"
-    cat = category(job.state)
-    if cat == "done":  # the scheduler says finished but no result file: let submitit decide (<= 15 s)
-        try:
-            return "done" if job.exception() is None else "failed"
-        except submitit.core.utils.UncompletedJobError:
-            return "failed"
-    return cat
-
-
-def _refresh(jobs: Sequence[Any]) -> None:
-    """One ``sacct`` call for all SLURM jobs (submitit's watcher batches registered ids)."""
-    slurm = [j for j in jobs if isinstance(j, submitit.SlurmJob)]
-    if slurm:
-        for j in slurm:
-            j.watcher.register_job(j.job_id)
-        submitit.SlurmJob.watcher.update()
-
-
-def wait(jobs: Sequence[Any], progress: bool = True, poll_s: float = 1.0,
-         timeout_s: float | None = None, run_ids: Sequence[str] | None = None,
-         store_root: Path | str | None = None) -> list[str]:
-    """Follow jobs until each is done or failed; return their final categories in order.
-
-    A tqdm bar counts finished jobs and shows done / running / failed / pending. With
-    ``run_ids`` (and ``store_root``), a run counts as done as soon as its record exists, which
-    is what a user wants to see when one job runs several runs in turn (local executor).
-
-    Raises:
-        TimeoutError: ``timeout_s`` passed with jobs still pending or running.
-    """
-    from tqdm.auto import tqdm
-
-    store = Store(store_root) if run_ids is not None else None
-
-    def state(i: int, job: Any) -> str:
-        if store is not None and store.has(run_ids[i]):
-            return "done"
-        cat = poll(job)
-        return "failed" if cat == "done" and store is not None else cat  # job ended, no record
-
-    final: dict[int, str] = {}
-    bar = tqdm(total=len(jobs), desc="runs" if run_ids is not None else "jobs", unit="run", disable=not progress)
-    start = time.monotonic()
-    try:
-        while True:
-            _refresh([j for i, j in enumerate(jobs) if i not in final])
-            counts = dict.fromkeys(CATEGORIES, 0)
-            for i, job in enumerate(jobs):
-                cat = final.get(i) or state(i, job)
-                if cat in ("done", "failed") and i not in final:
-                    final[i] = cat
-                    bar.update(1)
-                counts[cat] += 1
-            bar.set_postfix(counts, refresh=True)
-            if len(final) == len(jobs):
-                return [final[i] for i in range(len(jobs))]
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
-                raise TimeoutError(f"{len(jobs) - len(final)} of {len(jobs)} job(s) unfinished after {timeout_s} s: "
-                                   f"{counts}")
-            time.sleep(poll_s)
-    finally:
-        bar.close()
-
-
-def manifests(store_root: Path | str | None, grid: str | None = None) -> list[Path]:
-    """Launch manifests, oldest first (all grids when ``grid`` is None)."""
-    root = launches_dir(store_root)
-    pattern = f"{grid}/*.json" if grid else "*/*.json"
-    return sorted(root.glob(pattern), key=lambda p: p.name)
-
-
-def load_manifest(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(manifest, dict):
-        return manifest
-    try:
-        return json.loads(Path(manifest).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"launch manifest {manifest} cannot be read ({e})") from e
-
-
-def jobs_of(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
-    """Re-create the submitit jobs of a manifest: run id -> job (``SlurmJob``/``LocalJob``)."""
-    m = load_manifest(manifest)
-    cls = {"slurm": submitit.SlurmJob, "local": submitit.LocalJob}.get(m["executor"])
-    if cls is None:
-        return {}
-    return {j["run_id"]: cls(m["folder"], j["job_id"]) for j in m["jobs"]}
-
-
-def _local_state(job: Any) -> str:
-    state = job.state
-    if state.startswith("NO PROCESS"):  # re-created job: ask the OS whether its process lives
-        try:
-            os.kill(int(job.job_id), 0)
-            return "RUNNING"
-        except (OSError, ValueError):
-            return "FAILED"
-    return state
-
-
-def job_states(manifest: Path | str | dict[str, Any]) -> dict[str, str]:
-    """Run id -> raw job state (SLURM's, read with one forced ``sacct``) for ``bench status``.
-
-    A result file written by the job wins over the scheduler (``COMPLETED`` or ``FAILED``);
-    debug launches report the state they finished with.
-    """
-    m = load_manifest(manifest)
-    if m["executor"] == "debug":
-        return {j["run_id"]: j.get("state", "UNKNOWN") for j in m["jobs"]}
-    jobs = jobs_of(m)
-    _refresh(list(jobs.values()))
-    out = {}
-    for run_id, job in jobs.items():
-        outcome = _outcome(job)
-        if outcome is not None:
-            out[run_id] = "COMPLETED" if outcome == "success" else "FAILED"
-        elif m["executor"] == "local":
-            out[run_id] = _local_state(job)
-        else:
-            out[run_id] = job.watcher.get_state(job.job_id, mode="cache")
-    return out
-
-
-def active_run_ids(store_root: Path | str | None, grid: str) -> set[str]:
-    """Run ids of a grid whose latest job is still pending or running (so not to submit them twice)."""
-    store = Store(store_root)
-    latest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    for path in manifests(store_root, grid):
-        m = load_manifest(path)
-        if m["executor"] != "debug":
-            latest.update({j["run_id"]: (m, j) for j in m["jobs"] if not store.has(j["run_id"])})
-    by_manifest: dict[int, dict[str, Any]] = {}
-    for m, j in latest.values():
-        by_manifest.setdefault(id(m), {**m, "jobs": []})["jobs"].append(j)
-    active: set[str] = set()
-    for m in by_manifest.values():
-        try:
-            states = job_states(m)
-        except Exception as e:  # noqa: BLE001 - a scheduler we cannot ask does not block a launch
-            log.warning("cannot read job states of grid %s (%s); treating its jobs as finished", grid, e)
-            continue
-        # a job that sacct does not know yet (just submitted) is active; an old unknown one is gone
-        age_s = (_dt.datetime.now(_dt.UTC) - _dt.datetime.fromisoformat(m["created"])).total_seconds()
-        active.update(r for r, st in states.items()
-                      if category(st) in ("running", "pending") and (st != "UNKNOWN" or age_s < 300))
-    return active

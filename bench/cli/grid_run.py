@@ -35,8 +35,8 @@ def dry_run(specs, store) -> int:
 
 
 def run_grid(args: argparse.Namespace) -> int:
+    from bench import follow, launch, profiles
     from bench import grid as grid_mod
-    from bench import launch, profiles
     from bench.store import Store
 
     launcher_overrides = profiles.parse_overrides(args.launcher or [])
@@ -58,7 +58,7 @@ def run_grid(args: argparse.Namespace) -> int:
     launched = launch.submit(specs, executor, prof, None, store.root, grid=grid.name, skip_existing=not args.redo)
     print(f"{len(launched)} submitted to {executor} ({prof_name}); {len(launched.skipped)} already recorded or running")
     if launched and (args.wait or executor == "debug"):
-        states = launch.wait(list(launched), progress=True, run_ids=launched.run_ids, store_root=store.root)
+        states = follow.wait(list(launched), progress=True, run_ids=launched.run_ids, store_root=store.root)
         failed = [r for r, st in zip(launched.run_ids, states, strict=True) if st == "failed"]
         print(f"finished in {time.time() - t0:.1f} s: {len(states) - len(failed)} done, {len(failed)} failed")
         for r in failed:

@@ -23,21 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cell_states(grid, store) -> dict[str, str]:
     """Run id -> recorded / failed / running / pending / missing."""
-    from bench import launch
+    from bench import follow
 
     jobs: dict[str, str] = {}
-    for manifest in launch.manifests(store.root, grid.name):
+    for manifest in follow.manifests(store.root, grid.name):
         try:
-            jobs.update(launch.job_states(manifest))
+            jobs.update(follow.job_states(manifest))
         except Exception as e:  # noqa: BLE001 - the scheduler may be gone; records still speak
             print(f"(cannot read job states from {manifest}: {e})")
     out = {}
     for s in grid.specs:
         if store.has(s.run_id):
             out[s.run_id] = "recorded"
-        elif s.run_id in jobs and launch.category(jobs[s.run_id]) in ("running", "pending"):
-            out[s.run_id] = launch.category(jobs[s.run_id])
-        elif store.failure(s.run_id) or (s.run_id in jobs and launch.category(jobs[s.run_id]) == "failed"):
+        elif s.run_id in jobs and follow.category(jobs[s.run_id]) in ("running", "pending"):
+            out[s.run_id] = follow.category(jobs[s.run_id])
+        elif store.failure(s.run_id) or (s.run_id in jobs and follow.category(jobs[s.run_id]) == "failed"):
             out[s.run_id] = "failed"
         else:
             out[s.run_id] = "missing"

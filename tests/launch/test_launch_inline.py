@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench import launch
+from bench import follow, launch
 from bench.errors import ConfigError
 from bench.profiles import load_profile
 from bench.store import Store
@@ -15,13 +15,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:pkg_resources is deprecated")
 
 
 def test_category_groups_slurm_states():
-    assert launch.category("COMPLETED") == "done"
-    assert launch.category("CANCELLED by 0") == "failed"
-    assert launch.category("OUT_OF_MEMORY") == "failed"
-    assert launch.category("RUNNING") == "running"
-    assert launch.category("REQUEUED") == "pending"
-    assert launch.category("PREEMPTED") == "pending"  # comes back when the cluster requeues preempted jobs
-    assert launch.category("") == "pending"
+    assert follow.category("COMPLETED") == "done"
+    assert follow.category("CANCELLED by 0") == "failed"
+    assert follow.category("OUT_OF_MEMORY") == "failed"
+    assert follow.category("RUNNING") == "running"
+    assert follow.category("REQUEUED") == "pending"
+    assert follow.category("PREEMPTED") == "pending"  # comes back when the cluster requeues preempted jobs
+    assert follow.category("") == "pending"
 
 
 def test_debug_executor_runs_in_process_and_records(toy, make_specs, tmp_path):
@@ -30,11 +30,11 @@ def test_debug_executor_runs_in_process_and_records(toy, make_specs, tmp_path):
     root = tmp_path / "results"
     jobs = launch.submit(specs, "debug", load_profile("local"), tmp_path / "sub", root, fn=toy.ToyJob())
     assert len(jobs) == 3 and len(set(jobs.run_ids)) == 3
-    assert launch.wait(jobs, progress=False) == ["done"] * 3
+    assert follow.wait(jobs, progress=False) == ["done"] * 3
     assert sorted(r["run_id"] for r in Store(root).records()) == sorted({s.run_id for s in specs})
-    states = launch.job_states(jobs.manifest_path)
+    states = follow.job_states(jobs.manifest_path)
     assert states == {r: "COMPLETED" for r in jobs.run_ids}
-    assert launch.manifests(root) == [jobs.manifest_path]
+    assert follow.manifests(root) == [jobs.manifest_path]
     # skip existing: nothing left to do, no manifest written
     again = launch.submit(specs, "debug", load_profile("local"), tmp_path / "sub", root, fn=toy.ToyJob())
     assert list(again) == [] and again.manifest_path is None and len(again.skipped) == 3
@@ -47,10 +47,10 @@ def test_debug_executor_runs_in_process_and_records(toy, make_specs, tmp_path):
 def test_debug_executor_reports_a_failing_job(toy, make_specs, tmp_path):
     [spec] = make_specs(1, grid="dbgfail", **{"raise": True})
     jobs = launch.submit([spec], "debug", load_profile("local"), tmp_path / "sub", tmp_path / "r", fn=toy.ToyJob())
-    assert launch.wait(jobs, progress=False) == ["failed"]
+    assert follow.wait(jobs, progress=False) == ["failed"]
     with pytest.raises(RuntimeError, match="toy failure"):
         jobs[0].result()
-    assert launch.job_states(jobs.manifest_path) == {spec.run_id: "FAILED"}
+    assert follow.job_states(jobs.manifest_path) == {spec.run_id: "FAILED"}
 
 
 @pytest.mark.slow
@@ -59,14 +59,14 @@ def test_local_executor_runs_an_array_as_processes(toy, make_specs, tmp_path):
     root = tmp_path / "results"
     profile = load_profile("local", {"array_parallelism": 2})  # one process per spec
     jobs = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
-    assert launch.wait(jobs, progress=False, timeout_s=120) == ["done", "done"]
+    assert follow.wait(jobs, progress=False, timeout_s=120) == ["done", "done"]
     for spec, job in zip(specs, jobs):
         record = Store(root).read(spec.run_id)
         assert record["metrics"]["steps"] == 2
         assert job.result()["run_id"] == spec.run_id
     manifest = json.loads(jobs.manifest_path.read_text())
     assert manifest["executor"] == "local" and [j["job_id"] for j in manifest["jobs"]] == [j.job_id for j in jobs]
-    assert set(launch.job_states(jobs.manifest_path).values()) == {"COMPLETED"}
+    assert set(follow.job_states(jobs.manifest_path).values()) == {"COMPLETED"}
 
 
 def test_local_executor_caps_parallelism_by_sharing_processes(toy, make_specs, tmp_path):
@@ -76,7 +76,7 @@ def test_local_executor_caps_parallelism_by_sharing_processes(toy, make_specs, t
     profile = load_profile("local", {"array_parallelism": 1})
     jobs = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())
     assert len({j.job_id for j in jobs}) == 1 and len(jobs) == 3
-    assert launch.wait(jobs, progress=False, timeout_s=120) == ["done"] * 3
+    assert follow.wait(jobs, progress=False, timeout_s=120) == ["done"] * 3
     assert jobs[0].result() == [s.run_id for s in specs]
     assert all(Store(root).has(s.run_id) for s in specs)
     again = launch.submit(specs, "local", profile, tmp_path / "sub" / "%j", root, fn=toy.ToyJob())

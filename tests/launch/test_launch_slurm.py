@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bench import launch
+from bench import follow, launch
 from bench.store import Store
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.filterwarnings("ignore:pkg_resources is deprecated")]
@@ -39,7 +39,7 @@ def test_grid_is_one_array_and_leaves_one_record_per_spec(slurm_cluster, toy, ma
     # launching again at once (sacct may not know the jobs yet) submits nothing twice
     twice = launch.submit(specs, "slurm", cluster_profile(), tmp_path / "submitit" / "%j", root, fn=toy.ToyJob())
     assert list(twice) == [] and sorted(twice.skipped) == sorted(s.run_id for s in specs)
-    assert launch.wait(jobs, progress=False, timeout_s=120) == ["done"] * 4
+    assert follow.wait(jobs, progress=False, timeout_s=120) == ["done"] * 4
     # (d) every record is there, once, and each job wrote it exactly once
     store = Store(root)
     assert sorted(r["run_id"] for r in store.records()) == sorted(s.run_id for s in specs)
@@ -49,11 +49,11 @@ def test_grid_is_one_array_and_leaves_one_record_per_spec(slurm_cluster, toy, ma
     assert not list((root / "runs").glob(".*"))  # no temporary file left
     manifest = json.loads(jobs.manifest_path.read_text())
     assert {j["run_id"]: j["job_id"] for j in manifest["jobs"]} == dict(zip(jobs.run_ids, [j.job_id for j in jobs]))
-    assert set(launch.job_states(jobs.manifest_path).values()) == {"COMPLETED"}
+    assert set(follow.job_states(jobs.manifest_path).values()) == {"COMPLETED"}
     # (e) the same specs again: nothing is submitted, no new manifest
     again = launch.submit(specs, "slurm", cluster_profile(), tmp_path / "submitit" / "%j", root, fn=toy.ToyJob())
     assert list(again) == [] and sorted(again.skipped) == sorted(s.run_id for s in specs)
-    assert len(launch.manifests(root, "launchtest")) == 1
+    assert len(follow.manifests(root, "launchtest")) == 1
 
 
 def test_killed_job_is_failed_and_a_rerun_completes_it(slurm_cluster, toy, make_specs, cluster_profile, tmp_path):
@@ -63,21 +63,21 @@ def test_killed_job_is_failed_and_a_rerun_completes_it(slurm_cluster, toy, make_
     jobs = launch.submit([spec], "slurm", cluster_profile(), folder, root, fn=toy.ToyJob())
     _wait_for_step(toy, root, spec.run_id, 3)
     # sacct lags the scheduler by a few seconds (slurmdbd is fed asynchronously): PENDING, then RUNNING
-    assert launch.job_states(jobs.manifest_path)[spec.run_id] in ("PENDING", "RUNNING")
+    assert follow.job_states(jobs.manifest_path)[spec.run_id] in ("PENDING", "RUNNING")
     # (d) while it runs, launching the grid again does not start a second job for the same run
     again = launch.submit([spec], "slurm", cluster_profile(), folder, root, fn=toy.ToyJob())
     assert list(again) == [] and again.skipped == [spec.run_id]
     os.kill(int((toy.work_dir(root, spec.run_id) / "pid").read_text()), signal.SIGKILL)
     t0 = time.monotonic()
-    assert launch.wait(jobs, progress=False, timeout_s=60) == ["failed"]
+    assert follow.wait(jobs, progress=False, timeout_s=60) == ["failed"]
     detect_s = time.monotonic() - t0
     assert _sacct_state(jobs[0].job_id) == "FAILED"
-    assert launch.job_states(jobs.manifest_path)[spec.run_id] == "FAILED"
+    assert follow.job_states(jobs.manifest_path)[spec.run_id] == "FAILED"
     assert not Store(root).has(spec.run_id)
     # the rerun submits only what has no record, resumes from the checkpoint and completes
     rerun = launch.submit([spec], "slurm", cluster_profile(), folder, root, fn=toy.ToyJob())
     assert rerun.run_ids == [spec.run_id]
-    assert launch.wait(rerun, progress=False, timeout_s=60) == ["done"]
+    assert follow.wait(rerun, progress=False, timeout_s=60) == ["done"]
     record = Store(root).read(spec.run_id)
     starts = record["starts"]
     assert len(starts) == 2 and starts[0] == 0 and starts[1] >= 3, starts
@@ -99,7 +99,7 @@ def test_preempted_and_timed_out_jobs_requeue_and_resume(slurm_cluster, toy, mak
                              folder, root, fn=toy.ToyJob())
     _wait_for_step(toy, root, pre.run_id, 4)
     subprocess.run(["scancel", "--signal=USR2", pre_jobs[0].job_id], check=True)
-    assert launch.wait([*pre_jobs, *lim_jobs], progress=False, timeout_s=150) == ["done", "done"]
+    assert follow.wait([*pre_jobs, *lim_jobs], progress=False, timeout_s=150) == ["done", "done"]
     store = Store(root)
     for spec, steps in ((pre, 30), (lim, 80)):
         record = store.read(spec.run_id)
@@ -124,7 +124,7 @@ def test_two_tasks_form_a_gloo_process_group(slurm_cluster, toy, make_specs, clu
     root = tmp_path / "results"
     jobs = launch.submit([spec], "slurm", cluster_profile(tasks_per_node=2), tmp_path / "submitit" / "%j", root,
                          fn=toy.ToyJob())
-    assert launch.wait(jobs, progress=False, timeout_s=120) == ["done"]
+    assert follow.wait(jobs, progress=False, timeout_s=120) == ["done"]
     record = Store(root).read(spec.run_id)
     assert record["metrics"]["world_size"] == 2
     assert record["metrics"]["all_reduce_sum"] == 3.0

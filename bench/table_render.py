@@ -1,0 +1,107 @@
+"""Rendering a built ``bench.tables.Table`` as Markdown, booktabs LaTeX and CSV.
+
+Markdown and LaTeX mark the best value of a column in bold and the second best underlined, and
+write mean ± std where a cell averages several records; CSV keeps the numbers unformatted (mean
+and std in their own columns) for further analysis.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from bench.tables import DASH, DEFAULT_FMT, Cell, Table
+
+
+def _fmt(col: dict[str, Any], cell: Cell) -> str:
+    if cell.value is None:
+        return DASH
+    if isinstance(cell.value, str):
+        return cell.value
+    fmt = col.get("fmt") or DEFAULT_FMT.get(col.get("field", ""), ".1f")
+    text = f"{int(round(cell.value)):d}" if fmt == "d" else format(cell.value, fmt)
+    if cell.std is not None:
+        text += f" ± {format(cell.std, fmt if fmt != 'd' else '.1f')}"
+    return text
+
+
+def _texts(table: Table) -> list[list[str]]:
+    out = []
+    for cells, origin in zip(table.rows, table.origins):
+        texts = [_fmt(c, cell) for c, cell in zip(table.columns, cells)]
+        if origin != "published":
+            texts[0] += " †"
+        out.append(texts)
+    return out
+
+
+def _is_text(col: dict[str, Any]) -> bool:
+    return "field" in col and "fmt" not in col and col["field"] not in DEFAULT_FMT
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub Markdown: **best**, <u>second-best</u>, footnotes below."""
+    head = [c["name"] for c in table.columns]
+    lines = [f"**{table.title}**", "", "| " + " | ".join(head) + " |",
+             "|" + "|".join(":---" if _is_text(c) else "---:" for c in table.columns) + "|"]
+    for cells, texts in zip(table.rows, _texts(table)):
+        row = []
+        for cell, t in zip(cells, texts):
+            t = t.replace("|", "\\|")
+            row.append(f"**{t}**" if cell.rank == 1 else f"<u>{t}</u>" if cell.rank == 2 else t)
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines += [f"- {n}" for n in table.footnotes]
+    lines.append("- Bold: best in a column; underlined: second best.")
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPE = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\~{}",
+               "^": r"\^{}", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$", "×": r"$\times$"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table: \\textbf best, \\underline second-best, notes in a footnotesize block."""
+    align = "".join("l" if _is_text(c) else "r" for c in table.columns)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex(table.title)}}}", rf"\label{{tab:{table.name}}}",
+             rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(_tex(c["name"]) for c in table.columns) + r" \\",
+             r"\midrule"]
+    for cells, texts in zip(table.rows, _texts(table)):
+        row = []
+        for cell, t in zip(cells, texts):
+            t = _tex(t)
+            row.append(rf"\textbf{{{t}}}" if cell.rank == 1 else rf"\underline{{{t}}}" if cell.rank == 2 else t)
+        lines.append(" & ".join(row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.footnotes:
+        lines.append(r"\par\footnotesize " + r" \\ ".join(_tex(n) for n in table.footnotes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def csv_header(table: Table) -> list[str]:
+    """Fixed column order: origin, then each spec column (and its std for metric columns)."""
+    head = ["origin"]
+    for c in table.columns:
+        head.append(c["name"])
+        if "metric" in c:
+            head.append(f"{c['name']} std")
+    return head
+
+
+def write_csv(table: Table, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(csv_header(table))
+        for cells, origin in zip(table.rows, table.origins):
+            row: list[Any] = [origin]
+            for c, cell in zip(table.columns, cells):
+                row.append("" if cell.value is None else cell.value)
+                if "metric" in c:
+                    row.append("" if cell.std is None else cell.std)
+            w.writerow(row)
