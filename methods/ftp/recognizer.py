@@ -193,8 +193,15 @@ class FTPRecognizer(Recognizer3D):
         pre = {"format": "NCTHW", "grid": list(self.grid)}
 
         def compute(idx: list[int]) -> list[torch.Tensor]:
-            m, pooled = self.backbone(inputs[idx])
-            return [torch.cat((mm.flatten(), pp)) for mm, pp in zip(m.cpu(), pooled.cpu())]
+            # One clip at a time: a batched forward gives floats that depend on the batch's other clips
+            # (matmul blocking), so a cold cache (clips computed in shuffled batches) and a warm one (rows
+            # read back) would train on slightly different inputs and the same seed would not repeat.
+            rows = []
+            with torch.random.fork_rng():  # the RNG must not depend on whether the cache was cold
+                for i in idx:
+                    m, pooled = self.backbone(inputs[i: i + 1])
+                    rows.append(torch.cat((m[0].flatten(), pooled[0])).cpu())
+            return rows
 
         rows = cache.get_many(keys, [{}] * len(keys), pre, compute)
         d = self.backbone.dim

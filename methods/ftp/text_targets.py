@@ -140,7 +140,8 @@ def embed_texts(texts: list[str], arch: str, weights: str | None) -> torch.Tenso
 
     def build() -> Any:
         if not model:
-            m = create_clip(arch, weights)
+            with torch.random.fork_rng():  # building draws a random init: keep the run's RNG as on a warm cache
+                m = create_clip(arch, weights)
             m.visual = None
             model.append(m.eval())
         return model[0]
@@ -160,8 +161,12 @@ def embed_texts(texts: list[str], arch: str, weights: str | None) -> torch.Tenso
         architectures()  # registers the project's open_clip configs (the tiny CLIP) with the tokenizer lookup
         tok = open_clip.get_tokenizer(arch)
         model_ = build()
-        with torch.no_grad():  # answers longer than the context are truncated, as CLIP's tokenizer does
-            return F.normalize(model_.encode_text(tok(batch, context_length=model_.context_length)), dim=-1)
+        # One text at a time (answers longer than the context are truncated, as CLIP's tokenizer does): a
+        # batched forward gives floats that depend on the batch's other texts, so embeddings computed cold
+        # and read back warm would differ and a fixed seed would not repeat its run.
+        with torch.no_grad():
+            rows = [model_.encode_text(tok([t], context_length=model_.context_length))[0] for t in batch]
+        return F.normalize(torch.stack(rows), dim=-1)
 
     return cache.encode(texts, encode).float() if texts else torch.empty(0)
 

@@ -315,13 +315,22 @@ def test_flops_and_params_match_the_paper_l14(size, head):
 
 
 # ---------------------------------------------------------------------------------------------- effects
-def _run_cell(prompts, seed=0):
+def _run_cell(prompts, seed=0, overrides=None):
     from bench import job
     from bench.spec import RunSpec
 
     spec = RunSpec(method="ftp", protocol="supervised", dataset="syn_k400", size="tiny", seed=seed,
-                   protocol_args={}, overrides={"model.prompts": prompts})
+                   protocol_args={}, overrides={"model.prompts": prompts, **(overrides or {})})
     return job.run(spec)
+
+
+def _predictions(record):
+    import numpy as np
+
+    from bench import settings
+
+    (path,) = (settings.work_root() / record["run_id"]).glob("*/predictions_1view.npz")
+    return np.load(path)["scores"]
 
 
 def _scene_sibling_classes(dataset) -> list[str]:
@@ -335,22 +344,39 @@ def _scene_sibling_classes(dataset) -> list[str]:
 
 
 @pytest.mark.slow
-def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs):
-    """Groups 1, 5 and 17 of Table 7 on tiny syn_k400, seed 0 (measured on seeds 0 and 1, see README).
+def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs, monkeypatch):
+    """Groups 1 (no prompt) and 17 (A-D) of Table 7 on tiny syn_k400, seeds 0-2 (README, "Effects").
 
-    Measured: group 1 (no prompt) 79.2, group 17 (A-D) 79.2, group 5 (D) 83.3 top-1 on both seeds; the
-    scene-only sibling classes are at 100 % already without prompts, so "D helps on them" cannot show
-    (ceiling). The margins below are the measured gaps minus nothing: a tie for 17 vs 1, one test video
-    (4.17 points) for D vs 1.
+    Measured (tiny world, 24 test videos, one video = 4.17 points): group 1 79.17 on seeds 0, 1, 2; group 17
+    79.17, 79.17, 83.33 (mean +1.39). The per-seed margin is a tie, the mean margin 1.0 of the measured 1.39:
+    on the tiny world the effect is one test video in 72; it is clearer on the small world (README, +2.1 to
+    +5.7 points on each of seeds 0-2), which takes longer than a test may. The scene-only sibling classes are
+    at 100 % without prompts on every seed, so "D helps on them" cannot show (ceiling); asserted here so that a
+    change of the world that makes them hard is noticed. Also checks that a cold and a warm cache give the
+    same run (features and text embeddings computed one item at a time, RNG untouched by cache misses).
     """
-    none, full, context = (_run_cell(p)["metrics"] for p in ([], ["A", "B", "C", "D"], ["D"]))
-    assert full["top1"] >= none["top1"] + MARGIN_FULL, (none["top1"], full["top1"])
-    assert context["top1"] >= none["top1"] + MARGIN_CONTEXT, (none["top1"], context["top1"])
+    monkeypatch.setenv("BENCH_CACHE", str(fresh_dirs / "cache"))  # cold caches for the first cell
+    seeds = (0, 1, 2)
+    full = {s: _run_cell(["A", "B", "C", "D"], s) for s in seeds}
+    none = {s: _run_cell([], s) for s in seeds}
+    cold = _predictions(full[0])
+    monkeypatch.setenv("BENCH_RESULTS", str(fresh_dirs / "results_warm"))
+    monkeypatch.setenv("BENCH_WORK_DIR", str(fresh_dirs / "work_warm"))
+    warm = _predictions(_run_cell(["A", "B", "C", "D"], 0))  # same spec, warm caches
+    assert (warm == cold).all(), "a warm cache changed the fixed-seed run"
+
+    top1 = {name: [r[s]["metrics"]["top1"] for s in seeds] for name, r in (("none", none), ("full", full))}
+    for a, b in zip(top1["none"], top1["full"]):
+        assert b >= a + MARGIN_FULL_PER_SEED, top1
+    mean = {k: sum(v) / len(v) for k, v in top1.items()}
+    assert mean["full"] >= mean["none"] + MARGIN_FULL_MEAN, top1
     siblings = _scene_sibling_classes(syn_k400)
     assert siblings, "the tiny syn_k400 has no classes that differ only by scene"
-    acc = lambda m: sum(m["per_class"][c] for c in siblings) / len(siblings)  # noqa: E731
-    assert acc(context) >= acc(none), (acc(none), acc(context))
+    for s in seeds:
+        pc = none[s]["metrics"]["per_class"]
+        assert all(pc[c] == 100.0 for c in siblings), ("scene siblings are no longer at ceiling: test D on them",
+                                                      {c: pc[c] for c in siblings})
 
 
-MARGIN_FULL = 0.0  # measured: 79.17 vs 79.17 (seeds 0 and 1)
-MARGIN_CONTEXT = 4.0  # measured: 83.33 vs 79.17 (seeds 0 and 1)
+MARGIN_FULL_PER_SEED = 0.0  # measured gaps g17 - g1: 0.00, 0.00, +4.17 (seeds 0, 1, 2; tiny world)
+MARGIN_FULL_MEAN = 1.0  # measured mean gap: +1.39 (seeds 0-2)
