@@ -109,6 +109,12 @@ def validate(spec: RunSpec) -> list[str]:
     return []
 
 
+def _torch():
+    import torch
+
+    return torch
+
+
 def code_version() -> dict[str, Any]:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
@@ -195,6 +201,7 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "protocol": spec.protocol,
         "protocol_version": prep.protocol.version,
         "dataset": spec.dataset,
+        "data_source": prep.dataset.source,
         "split": prep.protocol.args.get("test_split"),
         "seed": spec.seed,
         "metrics": metrics,
@@ -205,7 +212,8 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "config": prep.cfg.to_dict(),
         "weights": weight_sources(prep.cfg),
         "code": code_version(),
-        "host": {"hostname": socket.gethostname(), "python": platform.python_version()},
+        "host": {"hostname": socket.gethostname(), "python": platform.python_version(),
+                 "torch": _torch().__version__, "torch_threads": _torch().get_num_threads()},
         "times": {"started": started, "finished": time.time(), "wall_s": time.time() - started},
         "slurm_job_id": _slurm_job_id(),
         "spec": spec.to_dict(),

@@ -17,6 +17,17 @@ SPEC_VERSION = 1
 _LABEL_FIELDS = ("grid", "case", "cell")
 
 
+def synthetic_world() -> dict[str, Any]:
+    """What a synthetic dataset name stands for here: the world's size (``$BENCH_SYNTH_SIZE`` or the user
+    config), its seed and its data format. Part of the run id of runs on ``syn_*`` datasets, so that a run on
+    the tiny world never answers for the small one, nor data of an older format for the current one."""
+    from bench.data.synthetic.sizes import get_size
+    from bench.data.synthetic.storage import FORMAT
+
+    cfg = get_size()
+    return {"size": cfg.name, "seed": cfg.seed, "format": FORMAT}
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the same content always gives the same text."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
@@ -58,6 +69,8 @@ class RunSpec:
         for k in _LABEL_FIELDS:
             d.pop(k)
         d["spec_version"] = SPEC_VERSION
+        if self.dataset.startswith("syn_"):  # the same name is a different dataset in each synthetic world
+            d["world"] = synthetic_world()
         return d
 
     @property
