@@ -2,8 +2,7 @@
 # Class names and annotation lists are set by the protocol; the defaults let
 # `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
 # Every switch of the paper's ablation tables is a field of model.backbone (see methods/alt/README.md).
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+_base_ = ["../../_base_/default_runtime.py"]
 
 num_frames = 8
 img_size = 64
@@ -89,11 +88,6 @@ test_dataloader = dict(
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
 
 # Sec. 3.4 / appendix B: AdamW (0.9, 0.98), weight decay 0.001, ViT lr = 0.1 x the rest, warm-up then cosine.
 # The paper's 8e-6 / 8e-5 over 30 epochs is scaled up for the tiny CPU schedule (6 epochs, 1 warm-up).
@@ -112,21 +106,3 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 
-default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=20, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
-    checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
-)
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)

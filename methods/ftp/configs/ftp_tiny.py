@@ -2,8 +2,7 @@
 # text encoder, the offline oracle VLM. Cheap by design: the frozen encoder's outputs are cached on disk
 # (deterministic sampling, no random crop), so a grid cell pays only for its processors and head.
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
-custom_imports = dict(imports=["methods", "bench.data.mm"], allow_failed_imports=False)
-default_scope = "mmaction"
+_base_ = ["../../_base_/default_runtime.py"]
 
 num_frames = 16
 img_size = 64
@@ -69,11 +68,6 @@ test_dataloader = dict(
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_evaluator = dict(type="AccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
-test_cfg = dict(type="TestLoop")
 
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
 # Stage 1 (Table A2): AdamW, betas 0.9/0.95, wd 0.05; stage 2 (Table A3): AdamW, betas 0.9/0.999, wd 0.05.
@@ -95,12 +89,3 @@ default_hooks = dict(
     sampler_seed=dict(type="DistSamplerSeedHook"),
     sync_buffers=dict(type="SyncBuffersHook"),
 )
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-               dist_cfg=dict(backend="nccl"))
-log_processor = dict(type="LogProcessor", window_size=20, by_epoch=True)
-vis_backends = [dict(type="LocalVisBackend")]
-visualizer = dict(type="ActionVisualizer", vis_backends=vis_backends)
-log_level = "INFO"
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)
