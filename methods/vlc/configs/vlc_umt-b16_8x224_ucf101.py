@@ -100,12 +100,8 @@ param_scheduler = [
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=56)
 
+# Only what differs from the runtime base (MMEngine merges the rest).
 default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
     logger=dict(type="LoggerHook", interval=50, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=2, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
 )
