@@ -160,7 +160,9 @@ CONF
 }
 
 start_slurm() {
-  running "$STATE/slurmctld.pid" || /usr/sbin/slurmctld
+  # A slurmctld that is not running starts with -c (no saved jobs): jobs saved by a cluster that went
+  # down with the machine would otherwise come back as RUNNING and hold the node for nothing.
+  running "$STATE/slurmctld.pid" || /usr/sbin/slurmctld -c
   until_ok 60 bash -c "scontrol ping | grep -q UP"
   running "$STATE/slurmd.pid" || /usr/sbin/slurmd -N "$NODE"
   until_ok 60 bash -c "sinfo -h -n $NODE -o %t | grep -Eq '^(idle|mix|alloc)'"

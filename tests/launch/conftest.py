@@ -5,6 +5,13 @@ The ``slurm_cluster`` fixture uses a cluster that already answers (``scontrol pi
 (installing Debian's slurm-wlm, munge and MariaDB if missing), else skips with the reason.
 A cluster the fixture started is stopped at the end of the session (``BENCH_SLURM_KEEP=1``
 keeps it for the next run).
+
+Jobs of these tests are named ``TEST_JOB_NAME``. Before the first test, jobs an earlier session
+left in the queue are cancelled: on the local test cluster (``ClusterName=benchlocal``, which
+exists only for these tests) every job, on any other cluster only jobs with that name. Then the
+node must have a free CPU within a minute, else the session fails with the queue listed rather
+than letting every test time out behind jobs it cannot see. After each test its jobs that are
+still queued or running are cancelled, so one failure does not starve the tests after it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from bench.spec import RunSpec
 REPO = Path(__file__).resolve().parents[2]
 UP = REPO / "slurm" / "local" / "up.sh"
 DOWN = REPO / "slurm" / "local" / "down.sh"
+TEST_JOB_NAME = "benchtest"
+LOCAL_CLUSTER_NAME = "benchlocal"  # ClusterName in the slurm.conf that slurm/local/up.sh writes
 
 
 def _load_toyjob():
@@ -67,10 +76,51 @@ def _cluster_answers() -> bool:
     return "UP" in ping.stdout and acct.returncode == 0
 
 
+def _run(*cmd: str) -> str:
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=30).stdout
+
+
+def _queue() -> list[str]:
+    """Jobs SLURM still holds (any state): ``id name state user`` lines."""
+    return [line for line in _run("squeue", "-h", "-o", "%i %j %T %u").splitlines() if line.strip()]
+
+
+def _cancel_test_jobs(everything: bool) -> None:
+    user = _run("id", "-un").strip()
+    if everything:
+        _run("scancel", f"--user={user}")
+    else:
+        _run("scancel", f"--user={user}", f"--name={TEST_JOB_NAME}")
+
+
+def _idle_cpus() -> int:
+    """Idle CPUs over the cluster's nodes (sinfo %C is allocated/idle/other/total)."""
+    total = 0
+    for line in _run("sinfo", "-h", "-N", "-o", "%C").splitlines():
+        parts = line.strip().split("/")
+        if len(parts) == 4 and parts[1].isdigit():
+            total += int(parts[1])
+    return total
+
+
+def _clear_the_queue(timeout_s: float = 60.0) -> None:
+    """Cancel what earlier sessions left queued, then wait for a free CPU or fail naming the jobs."""
+    pairs = (line.split("=", 1) for line in _run("scontrol", "show", "config").splitlines() if "=" in line)
+    local = any(k.strip() == "ClusterName" and v.strip() == LOCAL_CLUSTER_NAME for k, v in pairs)
+    _cancel_test_jobs(everything=local)
+    end = time.monotonic() + timeout_s
+    while _idle_cpus() < 1:
+        if time.monotonic() > end:
+            pytest.fail(f"the SLURM node has no idle CPU {timeout_s:.0f} s after cancelling earlier test jobs; "
+                        f"the queue ({'every job cancelled, ' if local else ''}id name state user): {_queue()}")
+        time.sleep(1.0)
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    """A working SLURM cluster with accounting; yields a dict with ``started`` and ``bring_up_s``."""
+    """A working SLURM cluster with accounting, cleared of earlier test jobs; yields ``started`` and ``bring_up_s``."""
     if _cluster_answers():
+        _clear_the_queue()
         yield {"started": False, "bring_up_s": 0.0}
         return
     if os.geteuid() != 0:
@@ -83,9 +133,17 @@ def slurm_cluster():
     if proc.returncode != 0 or not _cluster_answers():
         pytest.skip(f"slurm/local/up.sh could not start a cluster (rc={proc.returncode}): {proc.stderr[-2000:]}")
     print(f"\nlocal SLURM cluster up in {bring_up_s:.1f} s")
+    _clear_the_queue()
     yield {"started": True, "bring_up_s": bring_up_s}
     if os.environ.get("BENCH_SLURM_KEEP") != "1":
         subprocess.run(["bash", str(DOWN)], capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def slurm_jobs_cancelled(slurm_cluster):
+    """After the test, cancel its jobs that SLURM still holds (a failed test must not starve the next)."""
+    yield
+    _cancel_test_jobs(everything=False)
 
 
 @pytest.fixture
@@ -94,6 +152,6 @@ def cluster_profile():
     from bench.profiles import load_profile
 
     def make(**overrides):
-        return load_profile("local_cluster", overrides)
+        return load_profile("local_cluster", {"name": TEST_JOB_NAME, **overrides})
 
     return make

@@ -13,7 +13,8 @@ import pytest
 from bench import follow, launch
 from bench.store import Store
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.filterwarnings("ignore:pkg_resources is deprecated")]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.usefixtures("slurm_jobs_cancelled"),
+              pytest.mark.filterwarnings("ignore:pkg_resources is deprecated")]
 
 
 def _wait_for_step(toy, root, run_id, step, timeout_s=60.0):
