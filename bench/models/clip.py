@@ -98,6 +98,19 @@ def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
     return open_clip.create_model(arch, pretrained=str(path), load_weights=True)
 
 
+def create_clip_apart(arch: str, weights: str | None = None) -> torch.nn.Module:
+    """``create_clip`` for memoised builders: the caller's RNG is left as it was, random init is from seed 0.
+
+    A builder memoised per process (``functools.lru_cache``) builds on the first call only, and which
+    call is first depends on what the process ran before (a local grid process runs many cells in
+    turn). Drawing the CLIP's init from the global RNG would then move the RNG of the run that
+    happens to build it, and the same cell would train differently as a grid's first or a later cell.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return create_clip(arch, weights)
+
+
 def weights_source(weights: str | None) -> dict[str, str | None]:
     """Provenance of a weights argument, for records: path and sha256 (None for random init)."""
     path = resolve_weights(weights)

@@ -22,7 +22,7 @@ from torch import nn
 
 from bench.data.labels import resolve_class_names
 from bench.errors import ConfigError
-from bench.models.clip import create_clip
+from bench.models.clip import create_clip_apart
 
 CLIP_MEAN = [122.770938, 116.7460125, 104.09373615]  # OpenAI CLIP normalisation, 0..255 scale
 CLIP_STD = [68.5005327, 66.6321579, 70.32316305]
@@ -30,7 +30,7 @@ CLIP_STD = [68.5005327, 66.6321579, 70.32316305]
 
 @functools.lru_cache(maxsize=4)
 def _shared_clip(arch: str, weights: str | None) -> nn.Module:
-    return create_clip(arch, weights)
+    return create_clip_apart(arch, weights)
 
 
 def clip_parts(arch: str, weights: str | None) -> tuple[nn.Module, nn.Module]:

@@ -41,9 +41,9 @@ CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
 @functools.lru_cache(maxsize=4)
 def shared_clip(arch: str, weights: str | None) -> nn.Module:
     """One CLIP per (arch, weights) and process; callers deep-copy the parts they own."""
-    from bench.models.clip import create_clip
+    from bench.models.clip import create_clip_apart
 
-    return create_clip(arch, weights).eval().requires_grad_(False)
+    return create_clip_apart(arch, weights).eval().requires_grad_(False)
 
 
 def neighbourhood_bias(grid: tuple[int, int], sigma: float) -> torch.Tensor:
