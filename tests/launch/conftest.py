@@ -16,6 +16,7 @@ still queued or running are cancelled, so one failure does not starve the tests 
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import os
 import shutil
@@ -86,11 +87,13 @@ def _queue() -> list[str]:
 
 
 def _cancel_test_jobs(everything: bool) -> None:
-    user = _run("id", "-un").strip()
+    """Cancel this user's ``benchtest`` jobs, or (``everything``, the local test cluster only) every job held."""
     if everything:
-        _run("scancel", f"--user={user}")
+        ids = _run("squeue", "-h", "-o", "%A").split()
+        if ids:
+            _run("scancel", *ids)
     else:
-        _run("scancel", f"--user={user}", f"--name={TEST_JOB_NAME}")
+        _run("scancel", f"--user={getpass.getuser()}", f"--name={TEST_JOB_NAME}")
 
 
 def _idle_cpus() -> int:
