@@ -21,13 +21,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.errors import ConfigError, ValidationError
-from bench.spec import RunSpec
+from bench.errors import BenchError, ConfigError, ValidationError
+from bench.spec import RunSpec, canonical_json
+from bench.validation import load_yaml_text
 
 TOP_KEYS = {"name", "description", "include", "base", "profiles", "grid", "zip", "cases", "seeds", "table", "plot",
             "notes"}
@@ -59,8 +61,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"cannot read grid file {path}: {e}") from e
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
     except yaml.constructor.ConstructorError as e:
+        if "duplicate key" in str(e.problem):
+            raise ConfigError(f"{path}: {e.problem} ({e.problem_mark})".replace("\n", " ")) from e
         raise ConfigError(f"{path}: YAML tags that construct Python objects are refused ({e.problem})") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {e}") from e
@@ -82,9 +86,37 @@ def read_grid(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"include cycle: {' -> '.join(map(str, (*_seen, path)))}")
     data = load_yaml(path)
     inc = data.pop("include", None)
+    if inc is not None and not isinstance(inc, str):
+        raise ConfigError(f"{path}: include={inc!r} must be the path of a grid file (relative to {path.parent})")
     if inc:
         data = deep_merge(read_grid(path.parent / inc, (*_seen, path)), data)
     return data
+
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+PLOTS = ("pareto", "axis")
+
+
+def check_name(name: Any, what: str, where: str) -> str | None:
+    """A problem with a grid or case name, which reaches paths and the sbatch header (None when fine)."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name or name in (".",):
+        return (f"{where}: {what} {name!r} is not accepted; accepted: a string of letters, digits, '_', '.' and '-' "
+                f"(no '/', no '..', no spaces or newlines)")
+    return None
+
+
+def _mapping(value: Any, what: str, where: str, problems: list[str], required: bool = False) -> dict[str, Any]:
+    """``value`` if it is a mapping (None: {}), else a problem and {}."""
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {what} must be a mapping, got {type(value).__name__} {value!r}")
+        return {}
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        problems.append(f"{where}: {what} has keys that are not names: {bad!r}")
+        return {k: v for k, v in value.items() if isinstance(k, str)}
+    return value
 
 
 def _axis_cells(raw: dict[str, Any], problems: list[str], where: str) -> list[dict[str, Any]]:
@@ -94,9 +126,14 @@ def _axis_cells(raw: dict[str, Any], problems: list[str], where: str) -> list[di
         problems.append(f"{where}: 'grid' must map keys to non-empty lists, got {axes!r}")
         axes = {}
     cells = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())] or [{}]
-    for i, group in enumerate(raw.get("zip") or []):
-        lengths = {len(v) for v in group.values()} if isinstance(group, dict) else set()
-        if not isinstance(group, dict) or len(lengths) != 1:
+    groups = raw.get("zip") or []
+    if not isinstance(groups, list):
+        problems.append(f"{where}: 'zip' must be a list of groups (mappings of keys to lists), got {groups!r}")
+        groups = []
+    for i, group in enumerate(groups):
+        ok = isinstance(group, dict) and group and all(isinstance(v, list) and v for v in group.values())
+        lengths = {len(v) for v in group.values()} if ok else set()
+        if not ok or len(lengths) != 1:
             problems.append(f"{where}: zip group {i} must map keys to lists of one common length, got {group!r}")
             continue
         rows = [dict(zip(group, vals, strict=True)) for vals in zip(*group.values(), strict=True)]
@@ -113,32 +150,109 @@ def _apply(spec_fields: dict[str, Any], key: str, value: Any) -> None:
         spec_fields["overrides"][key] = value
 
 
+def _seeds(raw: dict[str, Any], base: dict[str, Any], problems: list[str], where: str) -> list[Any]:
+    if "seeds" not in raw:
+        return [base.get("seed", 0)]
+    seeds = raw["seeds"]
+    if not isinstance(seeds, list) or not seeds:
+        problems.append(f"{where}: 'seeds' must be a non-empty list of integers >= 0, got {seeds!r}")
+        return [base.get("seed", 0)]
+    bad = [s for s in seeds if not isinstance(s, int) or isinstance(s, bool) or s < 0]
+    if bad:
+        problems.append(f"{where}: 'seeds' {seeds!r} holds {bad!r}; accepted: integers >= 0")
+    if len(set(map(repr, seeds))) != len(seeds):
+        problems.append(f"{where}: 'seeds' {seeds!r} repeats a seed")
+    return seeds
+
+
+def _cases(raw: dict[str, Any], problems: list[str], where: str) -> dict[str, dict[str, Any]]:
+    if "cases" not in raw:
+        return {"": {}}
+    cases = raw["cases"]
+    if not isinstance(cases, dict) or not cases:
+        problems.append(f"{where}: 'cases' must map case names to mappings of overrides (at least one case), "
+                        f"got {cases!r}")
+        return {"": {}}
+    out = {}
+    for name, case in cases.items():
+        if not isinstance(name, str) or not name.strip() or "\n" in name:
+            problems.append(f"{where}: case name {name!r} is not accepted; accepted: a non-empty one-line string")
+            continue
+        if case is not None and not isinstance(case, dict):
+            problems.append(f"{where}: case {name!r} must be a mapping of keys to values, got "
+                            f"{type(case).__name__} {case!r}")
+            continue
+        out[name] = _mapping(case, f"case {name!r}", where, problems)
+    return out or {"": {}}
+
+
+def _check_outputs(raw: dict[str, Any], path: Path, problems: list[str]) -> None:
+    """``table:`` names a readable table spec; ``plot:`` a known kind (and needs a table)."""
+    where = str(path)
+    table, plot = raw.get("table"), raw.get("plot")
+    if plot is not None and plot not in PLOTS:
+        problems.append(f"{where}: plot={plot!r} is not accepted; accepted: {', '.join(PLOTS)} (or no plot)")
+    if table is None:
+        if plot is not None:
+            problems.append(f"{where}: plot={plot!r} needs a 'table' spec to draw from")
+        return
+    if not isinstance(table, str) or not table:
+        problems.append(f"{where}: table={table!r} must be the path of a table spec (results/tables/*.yaml)")
+        return
+    from bench import tables
+
+    try:
+        tables.load_spec(table_spec_path(table, path))
+    except BenchError as e:
+        problems.append(f"{where}: table={table!r}: {e}")
+
+
+def table_spec_path(table: str, grid_path: Path) -> Path:
+    """A grid's ``table:`` as a path: as given when it exists, else relative to the repository of the grid file."""
+    spec = Path(table)
+    if not spec.is_absolute() and not spec.exists():
+        spec = Path(grid_path).resolve().parent.parent / table
+    return spec
+
+
 def expand(raw: dict[str, Any], profile: str, where: str) -> tuple[list[RunSpec], list[str]]:
     """All cells of a grid under ``profile``, and the problems found in the file's structure."""
     problems: list[str] = []
     unknown = set(raw) - TOP_KEYS
     if unknown:
-        problems.append(f"{where}: unknown top-level keys {sorted(unknown)}; accepted: {sorted(TOP_KEYS)}")
-    base = raw.get("base") or {}
+        problems.append(f"{where}: unknown top-level keys {sorted(unknown, key=str)}; accepted: {sorted(TOP_KEYS)}")
+    if "name" in raw:
+        p = check_name(raw["name"], "grid name", where)
+        if p:
+            problems.append(p)
+    if raw.get("description") is not None and not isinstance(raw["description"], str):
+        problems.append(f"{where}: 'description' must be a string, got {raw['description']!r}")
+    base = _mapping(raw.get("base"), "'base'", where, problems)
     if set(base) - BASE_KEYS:
         extra = sorted(set(base) - BASE_KEYS)
         problems.append(f"{where}: unknown keys in 'base': {extra}; accepted: {sorted(BASE_KEYS)}")
-    profiles = raw.get("profiles") or {}
+    profiles = _mapping(raw.get("profiles"), "'profiles'", where, problems)
     prof = profiles.get(profile)
     if prof is None:
         problems.append(f"{where}: no profile {profile!r}; profiles in this grid: {sorted(profiles) or 'none'}")
         prof = {}
+    elif not isinstance(prof, dict):
+        problems.append(f"{where}: profile {profile!r} must be a mapping, got {type(prof).__name__} {prof!r}")
+        prof = {}
     elif set(prof) - PROFILE_KEYS:
-        problems.append(f"{where}: unknown keys in profile {profile!r}: {sorted(set(prof) - PROFILE_KEYS)}; "
+        problems.append(f"{where}: unknown keys in profile {profile!r}: {sorted(set(prof) - PROFILE_KEYS, key=str)}; "
                         f"accepted: {sorted(PROFILE_KEYS)}")
+    if prof.get("launcher") is not None and not isinstance(prof.get("launcher"), dict):
+        problems.append(f"{where}: profile {profile!r}: 'launcher' must be a mapping, got {prof['launcher']!r}")
     for key in ("method", "protocol"):
         if not base.get(key):
             problems.append(f"{where}: 'base.{key}' is required")
-    cases = raw.get("cases") or {"": {}}
-    if not isinstance(cases, dict):
-        problems.append(f"{where}: 'cases' must map case names to override mappings")
-        cases = {"": {}}
-    seeds = raw.get("seeds") or [base.get("seed", 0)]
+    base_args = _mapping(base.get("protocol_args"), "'base.protocol_args'", where, problems)
+    base_over = _mapping(base.get("overrides"), "'base.overrides'", where, problems)
+    prof_args = _mapping(prof.get("protocol_args"), f"'profiles.{profile}.protocol_args'", where, problems)
+    prof_over = _mapping(prof.get("overrides"), f"'profiles.{profile}.overrides'", where, problems)
+    cases = _cases(raw, problems, where)
+    seeds = _seeds(raw, base, problems, where)
     specs = []
     for case_name, case in cases.items():
         for axes in _axis_cells(raw, problems, where):
@@ -149,16 +263,21 @@ def expand(raw: dict[str, Any], profile: str, where: str) -> tuple[list[RunSpec]
                     "dataset": prof.get("dataset", base.get("dataset", "")),
                     "size": prof.get("size", base.get("size", "tiny")),
                     "seed": seed,
-                    "protocol_args": {**(base.get("protocol_args") or {}), **(prof.get("protocol_args") or {})},
-                    "overrides": {**(base.get("overrides") or {}), **(prof.get("overrides") or {})},
+                    "protocol_args": {**base_args, **prof_args},
+                    "overrides": {**base_over, **prof_over},
                 }
-                for k, v in {**(case or {}), **axes}.items():
+                for k, v in {**case, **axes}.items():
                     _apply(fields, k, v)
                 label = case_name or ",".join(f"{k}={v}" for k, v in axes.items()) or None
-                specs.append(RunSpec(**fields, grid=raw.get("name"), case=label, cell=len(specs)))
+                name = raw.get("name") if isinstance(raw.get("name"), str) else None
+                specs.append(RunSpec(**fields, grid=name, case=label, cell=len(specs)))
     if not specs:
         problems.append(f"{where}: the grid expands to no cells")
-    return specs, problems
+    return specs, _unique(problems)
+
+
+def _unique(problems: list[str]) -> list[str]:
+    return list(dict.fromkeys(problems))
 
 
 def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any] | None = None) -> Grid:
@@ -171,6 +290,13 @@ def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any]
     specs, problems = expand(raw, profile, str(path))
     if not raw.get("name"):
         problems.append(f"{path}: 'name' is required")
+    _check_outputs(raw, path, problems)
+    executor = ((raw.get("profiles") or {}).get(profile) or {}) if isinstance(raw.get("profiles"), dict) else {}
+    executor = executor.get("executor", "local") if isinstance(executor, dict) else "local"
+    from bench.profiles import EXECUTORS
+
+    if executor not in EXECUTORS:
+        problems.append(f"{path}: profiles.{profile}.executor={executor!r}; accepted: {', '.join(EXECUTORS)}")
     if problems:
         raise ValidationError(problems, what=f"grid {path}")
     prof = raw["profiles"][profile]
@@ -186,8 +312,12 @@ def validate(specs: list[RunSpec], what: str = "grid") -> None:
     from bench.job import validate as validate_spec
 
     problems = []
+    seen: dict[str, list[str]] = {}  # a cell shared by several cases (same fields) is checked once
     for spec in specs:
-        for p in validate_spec(spec):
+        key = canonical_json(spec.fields())
+        if key not in seen:
+            seen[key] = validate_spec(spec)
+        for p in seen[key]:
             problems.append(f"cell #{spec.cell} ({spec.case or spec.run_id}): {p}")
     if problems:
         raise ValidationError(problems, what=what)

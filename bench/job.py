@@ -2,15 +2,30 @@
 
 ``prepare`` resolves and checks everything that can be checked before training (method,
 protocol, compatibility, dataset roots, overrides, weights files, annotation lists), so that
-bad input fails before any work. ``run`` executes the episodes, skipping those already
-finished (a requeued job resumes at the first unfinished episode, and inside it from the
-last MMEngine checkpoint), then writes the record atomically. A failure writes a failure file
-instead of a record and re-raises.
+bad input fails before any work. ``run`` executes the episodes and writes the record atomically.
+A failure writes a failure file instead of a record and re-raises.
+
+What a run does with what an earlier attempt left in its work directory (``work_dirs/<run id>``):
+
+- a fresh run (``bench run``, ``--redo``, a rerun after a record was deleted or a job failed)
+  moves every earlier episode result and checkpoint aside, to
+  ``work_dirs/.discarded/<run id>/<time>/``, and starts from nothing: a number is never restored
+  from files an earlier code version or an earlier input wrote;
+- a requeued job of the same submission (preemption, time limit: submitit resubmits the same
+  call, with the same submission token) resumes: finished episodes are reused and the episode
+  in progress restarts from its last MMEngine checkpoint;
+- ``--resume`` asks for the same on a new submission.
+
+The record says which (``resumed``), and from what. A record that cannot be written into the
+results directory (read-only, full) is kept in the work dir as ``pending_record.json`` and a
+failure file names the cause; the next run of the same id publishes it as it is (with the code
+version that computed it) instead of training again, unless it is a ``--redo``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import logging
 import os
@@ -19,6 +34,7 @@ import socket
 import subprocess
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +45,9 @@ from bench.store import RECORD_SCHEMA_VERSION, Store, atomic_write_json
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
+ATTEMPT_FILE = "attempt.json"
+PENDING_RECORD = "pending_record.json"
+DISCARDED = ".discarded"
 
 
 @dataclasses.dataclass
@@ -42,40 +61,35 @@ class Prepared:
 
 
 def _resolve_cfg(spec: RunSpec):
-    from bench.method import apply_overrides, load_config
-    from protocols.engine import sync_frames
+    from bench.identity import resolved_config
 
-    cfg = load_config(spec.method, spec.size)
-    apply_overrides(cfg, spec.overrides, where=f"overrides of run {spec.run_id}")
-    sync_frames(cfg)
-    return cfg
+    return resolved_config(spec)
 
 
 def weight_sources(cfg) -> dict[str, Any]:
-    """Every weights field of the model config, resolved to a file with its sha256."""
-    from bench.models.clip import weights_source
+    """Every weights field of the model config, resolved to a file with its sha256 (cached)."""
+    from bench.identity import weights_identity
 
-    found: dict[str, Any] = {}
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                key = f"{path}.{k}" if path else str(k)
-                if isinstance(v, str) and (k.endswith("weights") or k in ("pretrained", "checkpoint")):
-                    found[key] = weights_source(v)
-                else:
-                    walk(v, key)
-        elif isinstance(node, list | tuple):
-            for i, v in enumerate(node):
-                walk(v, f"{path}.{i}")
-
-    walk(cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else cfg.model, "model")
-    return found
+    return weights_identity(cfg)
 
 
-def prepare(spec: RunSpec) -> Prepared:
-    """Resolve ``spec`` and check it; raises a BenchError naming the first problem."""
-    from bench.data.catalog import check_list, get_dataset
+# (ann_file, size, mtime_ns, video_root, num_classes) -> number of videos: each list is checked once per process
+_CHECKED_LISTS: dict[tuple[str, int, int, str, int], int] = {}
+
+
+def check_list_once(ann_file: Path, video_root: Path, num_classes: int, source: str) -> int:
+    """``check_list`` (every video exists, every label in range), once per list version and process."""
+    from bench.data.catalog import check_list
+
+    st = Path(ann_file).stat()
+    key = (str(Path(ann_file).resolve()), st.st_size, st.st_mtime_ns, str(video_root), num_classes)
+    if key not in _CHECKED_LISTS:
+        _CHECKED_LISTS[key] = check_list(ann_file, video_root, num_classes, source=source)
+    return _CHECKED_LISTS[key]
+
+
+def _check(spec: RunSpec) -> Prepared:
+    from bench.data.catalog import get_dataset
     from bench.method import get_method
     from protocols.base import build_protocol
 
@@ -91,19 +105,33 @@ def prepare(spec: RunSpec) -> Prepared:
     cfg = _resolve_cfg(spec)
     weight_sources(cfg)  # raises when a weights file is missing
     episodes = protocol.plan(spec, method, dataset)
-    checked = set()
     for ep in episodes:
         for split, classes in ((ep.train, ep.train_classes or ep.classes), (ep.test, ep.classes)):
-            if split is not None and split.ann_file not in checked:
-                check_list(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}")
-                checked.add(split.ann_file)
+            if split is not None:
+                check_list_once(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}")
     return Prepared(spec, method, protocol, dataset, cfg, episodes)
 
 
+def prepare(spec: RunSpec, planning: bool = False) -> Prepared:
+    """Resolve ``spec`` and check it; raises a BenchError naming the first problem.
+
+    ``planning``: derived lists go to a temporary directory (validation writes nothing into ``work_dirs``);
+    the returned episodes then point at files that no longer exist.
+    """
+    from bench.validation import check_spec_fields
+    from protocols.lists import planning_dir
+
+    check_spec_fields(spec)
+    if planning:
+        with planning_dir():
+            return _check(spec)
+    return _check(spec)
+
+
 def validate(spec: RunSpec) -> list[str]:
-    """Problems with ``spec`` as a list of messages (empty when it can run)."""
+    """Problems with ``spec`` as a list of messages (empty when it can run). Writes nothing."""
     try:
-        prepare(spec)
+        prepare(spec, planning=True)
     except BenchError as e:
         return [str(e)]
     return []
@@ -132,16 +160,71 @@ def _episode_results(prep: Prepared, ctx) -> list[dict[str, Any]]:
     results = []
     for ep in prep.episodes:
         done = ctx.work_dir / ep.name / "episode_result.json"
-        if done.exists():
-            log.info("episode %s already finished; reusing %s", ep.name, done)
+        if ctx.resume and done.exists():
+            log.info("episode %s already finished in this submission; reusing %s", ep.name, done)
             results.append(json.loads(done.read_text()))
             continue
         log.info("episode %s: %d classes", ep.name, len(ep.classes))
         metrics = prep.protocol.run_episode(ctx, ep)
-        result = {"episode": ep.describe(), "metrics": metrics}
+        result = {"episode": ep.describe(), "metrics": metrics, "config": ctx.configs.get(ep.name)}
         atomic_write_json(done, result)
         results.append(result)
     return results
+
+
+def _inventory(work_dir: Path) -> dict[str, list[str]]:
+    """What an earlier attempt left: finished episodes and MMEngine checkpoints (paths relative to the dir)."""
+    if not work_dir.is_dir():
+        return {"episode_results": [], "checkpoints": []}
+    rel = lambda ps: sorted(str(p.relative_to(work_dir)) for p in ps)  # noqa: E731
+    return {"episode_results": rel(work_dir.glob("*/episode_result.json")),
+            "checkpoints": rel([*work_dir.glob("*/*.pth"), *work_dir.glob("*/last_checkpoint")])}
+
+
+def _read_attempt(work_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((work_dir / ATTEMPT_FILE).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def discard_work_dir(work_dir: Path, why: str) -> Path | None:
+    """Move a run directory's contents aside (``<work root>/.discarded/<run id>/<time>``); returns where."""
+    if not work_dir.is_dir() or not any(work_dir.iterdir()):
+        return None
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    dest = work_dir.parent / DISCARDED / work_dir.name / f"{stamp}-{why}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(work_dir, dest)  # same file system: atomic, nothing copied, nothing lost
+    log.warning("run %s: earlier results and checkpoints moved aside to %s (%s)", work_dir.name, dest, why)
+    return dest
+
+
+def open_work_dir(work_dir: Path, *, resume: bool = False, submission: str | None = None,
+                  redo: bool = False) -> dict[str, Any]:
+    """Decide what this attempt may reuse from earlier attempts, and mark the directory as this attempt's.
+
+    Returns the record's ``resumed`` entry: ``{"resumed": bool, "why": ..., "from": inventory}`` and, when
+    earlier files were moved aside, ``"discarded": <dir>``. See the module docstring for the rules.
+    """
+    previous = _read_attempt(work_dir)
+    found = _inventory(work_dir)
+    info: dict[str, Any] = {"resumed": False, "why": "fresh run", "from": None}
+    if resume and not redo:
+        info = {"resumed": bool(found["episode_results"] or found["checkpoints"]), "why": "--resume", "from": found}
+    elif submission is not None and previous.get("submission") == submission:
+        info = {"resumed": bool(found["episode_results"] or found["checkpoints"]),
+                "why": f"requeued job of submission {submission}", "from": found}
+    else:
+        dest = discard_work_dir(work_dir, "redo" if redo else "fresh")
+        if dest is not None:
+            info["discarded"] = str(dest)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(work_dir / ATTEMPT_FILE, {
+        "submission": submission or f"direct-{uuid.uuid4().hex}", "host": socket.gethostname(), "pid": os.getpid(),
+        "started": time.time(), "resume": resume, "redo": redo, "slurm_job_id": _slurm_job_id()})
+    return info
 
 
 def _slurm_job_id() -> str | None:
@@ -157,28 +240,99 @@ def _decode_failures(path: Path) -> dict[str, Any]:
     return {"count": len(lines), "paths": sorted({x["path"] for x in lines})[:50]}
 
 
-def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = True) -> dict[str, Any]:
-    """Run ``spec`` and write its record; returns the record."""
+def _barrier() -> None:
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _write_failure(store: Store, work_dir: Path, info: dict[str, Any]) -> None:
+    try:
+        store.write_failure(info["run_id"], info)
+    except OSError as e:  # the results directory is read-only or full: keep it next to the run
+        info["failure_file_error"] = f"{type(e).__name__}: {e}"
+        atomic_write_json(work_dir / "failure.json", info)
+
+
+def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = False, *,
+        submission: str | None = None, redo: bool = False, expected_run_id: str | None = None) -> dict[str, Any]:
+    """Run ``spec`` and write its record; returns the record.
+
+    Args:
+        resume: reuse earlier episode results and checkpoints of this run id (``--resume``).
+        submission: the launcher's token of this submission; a requeued job with the same token resumes.
+        redo: discard everything earlier, a pending record included (``--redo``).
+        expected_run_id: the id the launcher computed; a different id here (the inputs changed between
+            submission and run) fails instead of writing a record the launcher does not look for.
+    """
+    from bench.launch import is_rank_zero
+
     store = Store(store_root)
     work_dir = settings.work_root() / spec.run_id
     started = time.time()
+    record: dict[str, Any] | None = None
     try:
-        record = _run(spec, work_dir, resume, started)
+        if expected_run_id is not None and expected_run_id != spec.run_id:
+            raise ConfigError(
+                f"run {expected_run_id} was submitted, but its inputs resolve to run id {spec.run_id} where the job "
+                f"runs (a split file, class list, weights file or config changed since submission, or differs on "
+                f"this host); submit it again")
+        pending = work_dir / PENDING_RECORD
+        if not redo and pending.exists():
+            record = _pending_record(pending, spec)
+        if record is None:
+            if is_rank_zero():
+                resumed = open_work_dir(work_dir, resume=resume, submission=submission, redo=redo)
+            else:
+                resumed = {}
+            _barrier()
+            record = _run(spec, work_dir, started, resumed)
     except Exception as e:  # a preemption (SystemExit from submitit's handler) is not a failure
-        store.write_failure(spec.run_id, {
+        _write_failure(store, work_dir, {
             "run_id": spec.run_id, "spec": spec.to_dict(), "error": f"{type(e).__name__}: {e}",
             "traceback": traceback.format_exc(), "work_dir": str(work_dir), "host": socket.gethostname(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "time": time.time(),
         })
         raise
-    from bench.launch import is_rank_zero
-
     if is_rank_zero():  # in a multi-task job only rank 0 writes the record
-        store.write(record)
+        try:
+            store.write(record)
+        except OSError as e:
+            atomic_write_json(work_dir / PENDING_RECORD, record)
+            error = (f"{type(e).__name__}: cannot write the record into {store.runs} ({e}); it is kept in "
+                     f"{work_dir / PENDING_RECORD} and the next run of {spec.run_id} publishes it without training")
+            _write_failure(store, work_dir, {"run_id": spec.run_id, "spec": spec.to_dict(), "error": error,
+                                             "work_dir": str(work_dir), "host": socket.gethostname(),
+                                             "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "time": time.time()})
+            raise OSError(error) from e
+        (work_dir / PENDING_RECORD).unlink(missing_ok=True)
     return record
 
 
-def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[str, Any]:
+def _pending_record(path: Path, spec: RunSpec) -> dict[str, Any] | None:
+    """A complete record an earlier attempt could not store, if it is this run's."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("run_id") != spec.run_id:
+        return None
+    log.warning("run %s: publishing the record an earlier attempt could not store (%s)", spec.run_id, path)
+    record["published_late"] = {"from": str(path), "time": time.time()}
+    return record
+
+
+def _trained_config(results: list[dict[str, Any]], cfg) -> dict[str, Any]:
+    """The config that trained: the first training episode's (after the protocol set epochs, frames, lists)."""
+    configs = [r.get("config") for r in results if r.get("config")]
+    trained = [r["config"] for r in results if r.get("config") and r["episode"].get("train")]
+    return (trained or configs or [cfg.to_dict()])[0]
+
+
+def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any]) -> dict[str, Any]:
     from bench.text.build import LOADED
     from protocols.engine import RunContext
 
@@ -186,7 +340,8 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
     prep = prepare(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())
-    ctx = RunContext(spec=spec, method=prep.method, cfg=prep.cfg, work_dir=work_dir, resume=resume)
+    ctx = RunContext(spec=spec, method=prep.method, cfg=prep.cfg, work_dir=work_dir,
+                     resume=bool(resumed.get("resumed")))
     results = _episode_results(prep, ctx)
     metrics = prep.protocol.aggregate([r["metrics"] for r in results])
     from bench.job_flops import flops_of
@@ -200,17 +355,20 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "variant": spec.size,
         "protocol": spec.protocol,
         "protocol_version": prep.protocol.version,
+        "protocol_args": dict(prep.protocol.args),
         "dataset": spec.dataset,
         "data_source": prep.dataset.source,
         "split": prep.protocol.args.get("test_split"),
         "seed": spec.seed,
         "metrics": metrics,
-        "episodes": results,
+        "episodes": [{k: v for k, v in r.items() if k != "config"} for r in results],
         "flops": flops_of(prep),
         "decode_failures": _decode_failures(ctx.failure_log),
         "text": list(LOADED),
-        "config": prep.cfg.to_dict(),
+        "config": _trained_config(results, prep.cfg),
         "weights": weight_sources(prep.cfg),
+        "identity": spec.identity(),
+        "resumed": resumed,
         "code": code_version(),
         "host": {"hostname": socket.gethostname(), "python": platform.python_version(),
                  "torch": _torch().__version__, "torch_threads": _torch().get_num_threads()},

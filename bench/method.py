@@ -81,10 +81,15 @@ def _missing_key_error(key: str, part: str, node: Any, where: str) -> ConfigErro
 def apply_overrides(cfg, overrides: dict[str, Any], where: str = "overrides") -> None:
     """Set dotted keys (``model.cls_head.loss_weight``) on ``cfg`` in place.
 
-    Every key must name an existing field: an override never silently adds a field.
+    Every key must name an existing field: an override never silently adds a field. Each value must
+    have the type of the default it replaces (``bench.validation.check_override``).
     List elements are addressed by index (``train_pipeline.2.scale``).
     """
+    from bench.validation import check_override
+
     for key, value in overrides.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"override key {key!r} (from {where}) is not a dotted field name")
         parts = key.split(".")
         node: Any = cfg
         for i, part in enumerate(parts):
@@ -95,13 +100,13 @@ def apply_overrides(cfg, overrides: dict[str, Any], where: str = "overrides") ->
                         f"override {key!r} (from {where}): {part!r} is not an index of a {len(node)}-element list"
                     )
                 if last:
-                    node[int(part)] = copy.deepcopy(value)
+                    node[int(part)] = copy.deepcopy(check_override(key, value, node[int(part)], where))
                 else:
                     node = node[int(part)]
                 continue
             if not hasattr(node, "keys") or part not in node:
                 raise _missing_key_error(key, part, node, where)
             if last:
-                node[part] = copy.deepcopy(value)
+                node[part] = copy.deepcopy(check_override(key, value, node[part], where))
             else:
                 node = node[part]

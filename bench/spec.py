@@ -2,8 +2,16 @@
 
 A spec names a method and its size, a protocol with its parameters, a dataset, a seed and
 dotted overrides of the method's config. Its run id is a short hash of the canonical JSON of
-the fields that determine the result. Labels (grid name, case name) are carried for tables
-but are not hashed, so two grids that contain the same cell share its record.
+what determines the result: the names, the seed, and what they resolve to
+(``bench.identity.resolve``): the method config after the overrides, the protocol parameters
+with defaults filled in, the content of every annotation and class list the episodes read and
+of every weights file. So an override equal to its default gives the same run id, and a changed
+split file, class list or weights file gives a new one. Labels (grid name, case name) are carried
+for tables but are not hashed, so two grids that contain the same cell share its record.
+
+A spec that cannot be resolved (an unknown method, a dataset without a root here) still has a
+run id, computed from its raw fields and marked ``unresolved``; it never runs (``bench.job.prepare``
+refuses it), so no record is ever written under such an id.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import hashlib
 import json
 from typing import Any
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: the run id hashes the resolved config, data and weights (issue 15)
 _LABEL_FIELDS = ("grid", "case", "cell")
 
 
@@ -63,19 +71,50 @@ class RunSpec:
     case: str | None = None
     cell: int | None = None
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that determine the result (what the run id hashes)."""
+    def fields(self) -> dict[str, Any]:
+        """The spec as written, without its labels (what an older record is matched on)."""
         d = dataclasses.asdict(self)
         for k in _LABEL_FIELDS:
             d.pop(k)
+        return d
+
+    def resolved(self) -> dict[str, Any] | None:
+        """What the names resolve to (``bench.identity.resolve``), computed once per spec; None if it cannot."""
+        cache = self.__dict__.get("_resolved")
+        if cache is None:
+            from bench import identity
+
+            try:
+                cache = (identity.resolve(self), None)
+            except Exception as e:  # noqa: BLE001 - the spec is refused by validation with this error
+                cache = (None, f"{type(e).__name__}: {e}")
+            object.__setattr__(self, "_resolved", cache)
+        return cache[0]
+
+    def resolve_error(self) -> str | None:
+        self.resolved()
+        return self.__dict__["_resolved"][1]
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the result (what the run id hashes)."""
+        d: dict[str, Any] = {k: getattr(self, k) for k in ("method", "size", "protocol", "dataset", "seed")}
         d["spec_version"] = SPEC_VERSION
         if self.dataset.startswith("syn_"):  # the same name is a different dataset in each synthetic world
             d["world"] = synthetic_world()
+        resolved = self.resolved()
+        if resolved is None:
+            d.update(protocol_args=self.protocol_args, overrides=self.overrides, unresolved=True)
+        else:
+            d["resolved"] = resolved
         return d
 
     @property
     def run_id(self) -> str:
-        return short_hash(self.identity())
+        cached = self.__dict__.get("_run_id")
+        if cached is None:
+            cached = short_hash(self.identity())
+            object.__setattr__(self, "_run_id", cached)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -30,7 +30,7 @@ from torchvision.ops import roi_align
 from bench.data.catalog import LABELS_DIR, get_dataset
 from bench.errors import ConfigError, DataError
 from protocols import ava_data, engine, lists, weights
-from protocols.base import Episode, Protocol, Split, register_protocol
+from protocols.base import EPOCHS, INIT_FROM, SPLIT, Episode, Param, Protocol, Split, register_protocol
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ class AVA(Protocol):
     defaults = {"train_split": "train", "test_split": "val", "epochs": None, "batch_size": 4, "lr": 1e-3,
                 "backbone_lr_mult": 0.1, "train_backbone": True, "proposal_thr": 0.9, "action_thr": 0.002,
                 "frame_interval": 2, "roi_size": 4, "init_from": None}
+    params = {"train_split": SPLIT, "test_split": SPLIT, "epochs": EPOCHS, "batch_size": Param("int", min=1),
+              "lr": Param("float", min=0), "backbone_lr_mult": Param("float", min=0), "train_backbone": Param("bool"),
+              "proposal_thr": Param("float", min=0, max=1), "action_thr": Param("float", min=0, max=1),
+              "frame_interval": Param("int", min=1), "roi_size": Param("int", min=1), "init_from": INIT_FROM}
 
     def validate_args(self) -> None:
         a = self.args

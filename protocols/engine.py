@@ -33,6 +33,7 @@ class RunContext:
     cfg: Any
     work_dir: Path
     resume: bool = True
+    configs: dict[str, Any] = dataclasses.field(default_factory=dict)  # episode -> the config that trained it
 
     @property
     def failure_log(self) -> Path:
@@ -138,6 +139,8 @@ def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (
     dump = ctx.work_dir / episode.name / f"predictions_{name}"
     cfg.test_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"),
                               dump_path=str(dump), class_names=list(episode.classes))
+    if episode.name not in ctx.configs or (episode.train is not None and name == "test"):
+        ctx.configs[episode.name] = cfg.to_dict()  # the record stores the config that trained, as trained
     return cfg
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from bench.data.catalog import read_annotation_list
 from bench.errors import ConfigError, DataError
 from protocols import engine, lists, weights
-from protocols.base import Episode, Protocol, Split, register_protocol
+from protocols.base import AVERAGE_CLIPS, EPOCHS, INIT_FROM, SPLIT, Episode, Param, Protocol, Split, register_protocol
 from protocols.supervised import check_average_clips, evaluate_views, set_average_clips
 
 LIST_SOURCES = ("published", "draw")
@@ -73,6 +73,9 @@ class FewShot(Protocol):
     version = "1"
     defaults = {"shots": 2, "list": "published", "seed": None, "train_split": "train_split1",
                 "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None}
+    params = {"shots": Param("int", min=1), "list": Param("str", choices=LIST_SOURCES),
+              "seed": Param("int", min=0, nullable=True), "train_split": SPLIT, "test_split": SPLIT,
+              "init_from": INIT_FROM, "epochs": EPOCHS, "average_clips": AVERAGE_CLIPS}
 
     def validate_args(self) -> None:
         k = self.args["shots"]

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from bench.errors import ConfigError
 from protocols import engine, lists, weights
-from protocols.base import Episode, Protocol, Split, register_protocol
+from protocols.base import INIT_FROM, Episode, Param, Protocol, Split, register_protocol
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ class LinearProbe(Protocol):
     name = "linear_probe"
     version = "1"
     defaults = {"splits": [1, 2, 3], "init_from": None, "l2": 1e-3, "max_iter": 500}
+    params = {"splits": Param("list", item="int", min=1, max=3, nonempty=True), "init_from": INIT_FROM,
+              "l2": Param("float", min=0), "max_iter": Param("int", min=1)}
 
     def validate_args(self) -> None:
         splits = self.args["splits"]

@@ -12,6 +12,9 @@ file). Each written list records its source file and sha256 (``Split.source``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +37,36 @@ SHIPPED = {
 }
 
 
+_PLANNING: contextvars.ContextVar[Path | None] = contextvars.ContextVar("planning_dir", default=None)
+
+
+@contextlib.contextmanager
+def planning_dir():
+    """Plan episodes without a run directory: derived lists go to a temporary directory, removed after.
+
+    Used to compute a run's identity (which the run directory's name depends on) and by validation,
+    which writes nothing into ``work_dirs``. The lists written are the same bytes the run writes.
+    """
+    if _PLANNING.get() is not None:  # nested: reuse the outer one
+        yield _PLANNING.get()
+        return
+    with tempfile.TemporaryDirectory(prefix="vlbench-plan-") as tmp:
+        token = _PLANNING.set(Path(tmp))
+        try:
+            yield Path(tmp)
+        finally:
+            _PLANNING.reset(token)
+
+
 def lists_dir(spec) -> Path:
-    """Where a run writes the lists it derives (inside its work directory)."""
-    path = settings.work_root() / spec.run_id / "lists"
+    """Where a run writes the lists it derives (inside its work directory; a temporary one while planning)."""
+    planning = _PLANNING.get()
+    if planning is not None:
+        from bench.spec import short_hash
+
+        path = planning / short_hash(spec.to_dict())
+    else:
+        path = settings.work_root() / spec.run_id / "lists"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from bench.errors import ConfigError
 from protocols import engine
-from protocols.base import Episode, Protocol, register_protocol
+from protocols.base import AVERAGE_CLIPS as AVERAGE_CLIPS_PARAM
+from protocols.base import EPOCHS, SPLIT, VIEWS, Episode, Protocol, register_protocol
 
 METRICS = ("top1", "top5", "mean_class_acc")
 AVERAGE_CLIPS = ("prob", "score")
@@ -52,6 +53,8 @@ class Supervised(Protocol):
     name = "supervised"
     version = "1"
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None}
+    params = {"views": VIEWS, "train_split": SPLIT, "test_split": SPLIT, "epochs": EPOCHS,
+              "average_clips": AVERAGE_CLIPS_PARAM}
 
     def validate_args(self) -> None:
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")

@@ -26,7 +26,18 @@ import numpy as np
 from bench.data.catalog import get_dataset, read_label_csv
 from bench.errors import ConfigError, DataError
 from protocols import engine, lists, weights
-from protocols.base import Episode, Protocol, Split, register_protocol
+from protocols.base import (
+    AVERAGE_CLIPS,
+    EPOCHS,
+    INIT_FROM,
+    SPLIT,
+    VIEWS,
+    Episode,
+    Param,
+    Protocol,
+    Split,
+    register_protocol,
+)
 from protocols.supervised import check_average_clips, evaluate_views, set_average_clips
 
 MODES = ("half", "full", "k600")
@@ -75,6 +86,9 @@ class ZeroShot(Protocol):
     version = "1"
     defaults = {"mode": "half", "train_dataset": None, "train_split": "train", "init_from": None, "repeats": 10,
                 "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None}
+    params = {"mode": Param("str", choices=MODES), "train_dataset": Param("str", nullable=True), "train_split": SPLIT,
+              "init_from": INIT_FROM, "repeats": Param("int", min=1), "allow_overlap": Param("bool", nullable=True),
+              "views": VIEWS, "average_clips": AVERAGE_CLIPS, "epochs": EPOCHS}
     requires_class_text = True
 
     def validate_args(self) -> None:

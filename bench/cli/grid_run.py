@@ -80,11 +80,10 @@ def build_outputs(grid, store) -> None:
     """
     if not grid.table:
         return
+    from bench import grid as grid_mod
     from bench import plots, tables
 
-    spec = Path(grid.table)
-    if not spec.is_absolute() and not spec.exists():
-        spec = grid.path.resolve().parent.parent / grid.table
+    spec = grid_mod.table_spec_path(grid.table, grid.path)
     labels: dict[str, list[dict]] = {}
     for s in grid.specs:
         labels.setdefault(s.run_id, []).append({"grid": grid.name, "case": s.case})

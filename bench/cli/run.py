@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from bench.errors import ConfigError
+from bench.validation import load_yaml_text
 
 
 def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"{what} {item!r} is not of the form key=value")
         try:
-            out[key.strip()] = yaml.safe_load(raw)
+            out[key.strip()] = load_yaml_text(raw)
         except yaml.YAMLError as e:
             raise ConfigError(f"{what} {item!r}: the value is not valid YAML ({e})") from e
     return out

@@ -1,0 +1,270 @@
+"""What a run id hashes: the resolved inputs of a run, and file content hashes cached by (path, size, mtime).
+
+``file_sha256(path)`` is the content identity of one file (weights, annotation lists, class
+lists). It is cached in this process and on disk (``<cache>/file_sha256.jsonl``) by resolved
+path, size and modification time, so that a 1 GB weights file is hashed once, not once per
+cell or per command; a file rewritten in place gets a new mtime and is hashed again.
+
+``resolve(spec)`` computes the parts of a run's identity that the spec's names stand for:
+
+- ``config``: the sha256 of the method's MMEngine config after the overrides (and the frame
+  sync), so that an override equal to the default, or a default spelt out, changes nothing;
+- ``protocol_args``: the protocol's parameters with its defaults filled in, and its version;
+- ``data``: per episode, the sha256 of every annotation list the episode reads (the list as
+  the episode uses it, and the published/configured file it was derived from), of its class
+  list and label order, and the episode's parameters;
+- ``weights``: the sha256 of every weights file the model config names, and of an ``init_from``
+  checkpoint.
+
+Paths are not part of it (the same files under another mount point are the same run); file
+contents are. Planning an identity writes derived lists into a temporary directory, never into
+``work_dirs`` (see ``protocols.lists.planning_dir``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+_MEMO: dict[tuple[str, int, int], str] = {}
+_DISK_LOADED: set[str] = set()
+_CHUNK = 1 << 20
+
+
+def _cache_file() -> Path | None:
+    try:
+        from bench import settings
+
+        return settings.cache_dir() / "file_sha256.jsonl"
+    except Exception:  # noqa: BLE001 - no cache is not an error
+        return None
+
+
+def _load_disk_cache(path: Path) -> None:
+    if str(path) in _DISK_LOADED:
+        return
+    _DISK_LOADED.add(str(path))
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        try:
+            e = json.loads(line)
+            _MEMO[(e["path"], int(e["size"]), int(e["mtime_ns"]))] = str(e["sha256"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn line of a killed writer: ignored
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's content, hashed once per (resolved path, size, mtime)."""
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    cache = _cache_file()
+    with _LOCK:
+        if cache is not None:
+            _load_disk_cache(cache)
+        if key in _MEMO:
+            return _MEMO[key]
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _LOCK:
+        _MEMO[key] = digest
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                with open(cache, "a") as f:
+                    f.write(json.dumps({"path": key[0], "size": key[1], "mtime_ns": key[2], "sha256": digest}) + "\n")
+            except OSError as e:
+                log.debug("cannot append to the sha256 cache %s: %s", cache, e)
+    return digest
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def classes_sha256(classes: list[str]) -> str:
+    """The label map of an episode: class names in label order (label i is line i)."""
+    return text_sha256("\n".join(classes))
+
+
+# ----------------------------------------------------------------------------------------------
+# the method config, loaded once per file
+
+
+_CONFIGS: dict[tuple[str, int], Any] = {}
+
+
+def method_config(method: str, size: str):
+    """A fresh copy of the MMEngine config of ``method`` at ``size`` (parsed once per file version)."""
+    from bench.method import get_method, load_config
+
+    path = get_method(method).config_path(size)
+    key = (str(path), Path(path).stat().st_mtime_ns)
+    if key not in _CONFIGS:
+        _CONFIGS[key] = load_config(method, size)
+    return copy.deepcopy(_CONFIGS[key])
+
+
+def resolved_config(spec):
+    """The method config of ``spec``: its size's file, the overrides applied (type-checked), frames synced."""
+    from bench.method import apply_overrides
+    from protocols.engine import sync_frames
+
+    cfg = method_config(spec.method, spec.size)
+    apply_overrides(cfg, spec.overrides, where=f"overrides of {spec.describe()}")
+    sync_frames(cfg)
+    return cfg
+
+
+def config_sha256(cfg) -> str:
+    from bench.spec import canonical_json
+
+    d = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    return text_sha256(canonical_json(d))
+
+
+def weights_fields(cfg) -> dict[str, str | None]:
+    """Every weights field of the model config (dotted key -> value as written)."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                key = f"{path}.{k}" if path else str(k)
+                if (v is None or isinstance(v, str)) and (str(k).endswith("weights") or k in ("pretrained",
+                                                                                               "checkpoint")):
+                    found[key] = v
+                else:
+                    walk(v, key)
+        elif isinstance(node, list | tuple):
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}")
+
+    model = cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else cfg.model
+    walk(model, "model")
+    return found
+
+
+def weights_identity(cfg) -> dict[str, Any]:
+    """Dotted weights key -> ``{"path", "sha256"}`` of the file it resolves to (None: random init)."""
+    from bench.models.clip import resolve_weights
+
+    out: dict[str, Any] = {}
+    for key, value in weights_fields(cfg).items():
+        path = resolve_weights(value) if value is not None else None
+        out[key] = {"path": None, "sha256": None, "note": "random initialisation"} if path is None else {
+            "path": str(path), "sha256": file_sha256(path)}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+
+_PATH_KEYS = {"file", "path", "ann_file", "converted_to"}
+
+
+def _strip_paths(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_paths(v) for k, v in node.items() if k not in _PATH_KEYS}
+    if isinstance(node, list | tuple):
+        return [_strip_paths(v) for v in node]
+    if isinstance(node, Path):
+        return None
+    return node
+
+
+def split_identity(split) -> dict[str, Any] | None:
+    if split is None:
+        return None
+    d: dict[str, Any] = {"dataset": split.dataset, "sha256": file_sha256(split.ann_file)}
+    if split.source:
+        d["source"] = _strip_paths(split.source)
+    if split.files:
+        d["files"] = {k: file_sha256(v) for k, v in sorted(split.files.items())}
+    return d
+
+
+def episode_identity(ep) -> dict[str, Any]:
+    d = {
+        "name": ep.name,
+        "classes_sha256": classes_sha256(ep.classes),
+        "num_classes": len(ep.classes),
+        "train": split_identity(ep.train),
+        "test": split_identity(ep.test),
+        "params": _strip_paths(ep.params),
+    }
+    if ep.train_classes is not None:
+        d["train_classes_sha256"] = classes_sha256(ep.train_classes)
+    return d
+
+
+def _init_identity(protocol) -> dict[str, Any] | None:
+    value = protocol.args.get("init_from")
+    if value is None:
+        return None
+    from protocols.weights import resolve_init
+
+    path = resolve_init(value, where=f"{protocol.name}.init_from")
+    return {"init_from": str(value), "sha256": file_sha256(path)}
+
+
+def resolve(spec) -> dict[str, Any]:
+    """The resolved identity of ``spec`` (see the module docstring); raises a BenchError when it cannot run."""
+    from bench.data.catalog import get_dataset
+    from bench.method import get_method
+    from protocols.base import build_protocol
+    from protocols.lists import planning_dir
+
+    where = f"spec {spec.describe()}"
+    method = get_method(spec.method, where)
+    protocol = build_protocol(spec.protocol, spec.protocol_args, where)
+    dataset = get_dataset(spec.dataset, where)
+    cfg = resolved_config(spec)
+    with planning_dir():
+        episodes = protocol.plan(spec, method, dataset)
+        data = [episode_identity(ep) for ep in episodes]
+    weights = {k: v["sha256"] for k, v in weights_identity(cfg).items()}
+    init = _init_identity(protocol)
+    if init is not None:
+        weights["init_from"] = init["sha256"]
+    return {
+        "config_sha256": config_sha256(cfg),
+        "protocol_args": dict(protocol.args),
+        "protocol_version": protocol.version,
+        "data": data,
+        "weights": weights,
+    }
+
+
+def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys where two identities differ (to explain why a record is stale)."""
+    out = []
+    for k in sorted(set(a) | set(b), key=str):
+        key = f"{prefix}{k}"
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += diff(va, vb, key + ".")
+        elif isinstance(va, list) and isinstance(vb, list) and len(va) == len(vb):
+            for i, (x, y) in enumerate(zip(va, vb, strict=True)):
+                if isinstance(x, dict) and isinstance(y, dict):
+                    out += diff(x, y, f"{key}.{i}.")
+                elif x != y:
+                    out.append(f"{key}.{i}")
+        elif va != vb:
+            out.append(key)
+    return out
+
