@@ -21,8 +21,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def cell_states(grid, store) -> dict[str, str]:
-    """Run id -> recorded / failed / running / pending / missing."""
+def stale_records(grid, store) -> dict[str, dict]:
+    """Run id of a cell without a record -> a record of the same cell as written (same method, dataset, seed,
+    overrides, ...) under another run id: from an older spec version, or of inputs that changed since."""
+    from bench.spec import SPEC_VERSION, canonical_json
+
+    by_fields: dict[str, list[dict]] = {}
+    for rec in store.records():
+        spec = dict(rec.get("spec") or {})
+        for k in ("grid", "case", "cell"):
+            spec.pop(k, None)
+        by_fields.setdefault(canonical_json(spec), []).append(rec)
+    out = {}
+    for s in grid.specs:
+        if store.has(s.run_id):
+            continue
+        recs = [r for r in by_fields.get(canonical_json(s.fields()), []) if r.get("run_id") != s.run_id]
+        if not recs:
+            continue
+        rec = recs[-1]
+        old = rec.get("identity") or {}
+        version = old.get("spec_version", 1)
+        if version != SPEC_VERSION:
+            why = f"spec version {version}, this code's is {SPEC_VERSION}"
+        else:
+            from bench.identity import diff
+
+            changed = diff(old, s.identity())
+            why = "inputs changed: " + (", ".join(changed[:6]) or "unknown") + (" ..." if len(changed) > 6 else "")
+        out[s.run_id] = {"run_id": rec.get("run_id"), "why": why}
+    return out
+
+
+def cell_states(grid, store, stale: dict[str, dict] | None = None) -> dict[str, str]:
+    """Run id -> recorded / failed / running / pending / stale / missing (``stale``: from ``stale_records``)."""
     from bench import follow
 
     jobs: dict[str, str] = {}
@@ -31,6 +63,7 @@ def cell_states(grid, store) -> dict[str, str]:
             jobs.update(follow.job_states(manifest))
         except Exception as e:  # noqa: BLE001 - the scheduler may be gone; records still speak
             print(f"(cannot read job states from {manifest}: {e})")
+    stale = stale_records(grid, store) if stale is None else stale
     out = {}
     for s in grid.specs:
         if store.has(s.run_id):
@@ -39,6 +72,8 @@ def cell_states(grid, store) -> dict[str, str]:
             out[s.run_id] = follow.category(jobs[s.run_id])
         elif store.failure(s.run_id) or (s.run_id in jobs and follow.category(jobs[s.run_id]) == "failed"):
             out[s.run_id] = "failed"
+        elif s.run_id in stale:
+            out[s.run_id] = "stale"
         else:
             out[s.run_id] = "missing"
     return out
@@ -50,15 +85,21 @@ def main(args: argparse.Namespace) -> int:
 
     g = grid_mod.load(args.grid, profile=args.profile)
     store = Store(args.results)
-    states = cell_states(g, store)
+    stale = stale_records(g, store)
+    states = cell_states(g, store, stale)
     counts: dict[str, int] = {}
     for s in g.specs:
         st = states[s.run_id]
         counts[st] = counts.get(st, 0) + 1
         line = f"#{s.cell:<3d} {st:9s} {s.run_id}  [{s.case or '-'}]"
         if st == "recorded":
-            m = store.read(s.run_id)["metrics"]
+            try:
+                m = store.read(s.run_id)["metrics"]
+            except Exception:  # noqa: BLE001 - replaced or quarantined since has(): reported by the store
+                m = {}
             line += f"  top1={m.get('top1', float('nan')):.2f}" if isinstance(m.get("top1"), float) else ""
+        elif st == "stale":
+            line += f"  record {stale[s.run_id]['run_id']} is stale ({stale[s.run_id]['why']}); it will be rerun"
         print(line)
         if st == "failed":
             info = store.failure(s.run_id) or {}
@@ -68,6 +109,10 @@ def main(args: argparse.Namespace) -> int:
                 print(f"     log: {log_path}")
                 print("     " + _tail(log_path, args.lines).replace("\n", "\n     "))
     print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    if store.skipped:
+        print(f"skipped {len(store.skipped)} bad file(s), not counted as recorded (moved to {store.quarantine_dir}):")
+        for e in store.skipped:
+            print(f"  {e['path']}: {e['reason']}")
     return 0
 
 
