@@ -121,10 +121,11 @@ def method_config(method: str, size: str):
 def resolved_config(spec):
     """The method config of ``spec``: its size's file, the overrides applied (type-checked), frames synced."""
     from bench.method import apply_overrides
+    from bench.validation import spec_origin
     from protocols.engine import sync_frames
 
     cfg = method_config(spec.method, spec.size)
-    apply_overrides(cfg, spec.overrides, where=f"overrides of {spec.describe()}")
+    apply_overrides(cfg, spec.overrides, where=f"overrides of {spec_origin(spec)}")
     sync_frames(cfg)
     return cfg
 
@@ -229,7 +230,9 @@ def resolve(spec) -> dict[str, Any]:
     from protocols.base import build_protocol
     from protocols.lists import planning_dir
 
-    where = f"spec {spec.describe()}"
+    from bench.validation import spec_origin
+
+    where = spec_origin(spec)
     method = get_method(spec.method, where)
     protocol = build_protocol(spec.protocol, spec.protocol_args, where)
     dataset = get_dataset(spec.dataset, where)

@@ -91,9 +91,10 @@ def check_list_once(ann_file: Path, video_root: Path, num_classes: int, source: 
 def _check(spec: RunSpec) -> Prepared:
     from bench.data.catalog import get_dataset
     from bench.method import get_method
+    from bench.validation import spec_origin
     from protocols.base import build_protocol
 
-    where = f"run {spec.run_id}"
+    where = f"{spec_origin(spec)}, run {spec.run_id}"
     method = get_method(spec.method, where)
     protocol = build_protocol(spec.protocol, spec.protocol_args, where)
     if not method.supports(spec.protocol):

@@ -111,6 +111,11 @@ class Store:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         dest = self.quarantine_dir / f"{path.parent.name}-{path.name}.{stamp}"
         try:
+            st = path.stat()
+            key = f"{path}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"  # this file, not a later one at that path
+        except OSError:
+            key = str(path)
+        try:
             self.quarantine_dir.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
         except FileNotFoundError:
@@ -120,8 +125,8 @@ class Store:
             reason += f" (could not move it to {self.quarantine_dir}: {e})"
         entry = {"path": str(path), "reason": reason, "moved_to": str(dest) if dest else ""}
         self.skipped.append(entry)
-        if str(path) not in _REPORTED:
-            _REPORTED.add(str(path))
+        if key not in _REPORTED:
+            _REPORTED.add(key)
             where = f"; moved to {dest}" if dest else ""
             print(f"skipped {path}: {reason}{where}; its run counts as not recorded", file=sys.stderr)
         return dest

@@ -68,19 +68,28 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def spec_origin(spec: Any) -> str:
+    """Where a spec came from, for messages: its grid, case and cell, or the command line."""
+    if getattr(spec, "grid", None):
+        case = f", case {spec.case!r}" if spec.case else ""
+        cell = f", cell #{spec.cell}" if spec.cell is not None else ""
+        return f"grid {spec.grid}{case}{cell}"
+    return "the command line or a direct call"
+
+
 def check_spec_fields(spec: Any, where: str = "") -> None:
     """Refuse RunSpec fields of the wrong type (a ConfigError naming the field, the value and what is accepted)."""
-    src = f" (from {where})" if where else ""
+    src = f" (from {where or spec_origin(spec)})"
     for name in ("method", "protocol", "dataset", "size"):
         v = getattr(spec, name)
         if not isinstance(v, str) or not v:
-            raise ConfigError(f"{name}={v!r}{src} is a {type(v).__name__}; accepted: a non-empty name (string)")
+            raise ConfigError(f"{name}={v!r}{src} has type {type(v).__name__}; accepted: a non-empty name (string)")
     if not _is_int(spec.seed) or spec.seed < 0:
-        raise ConfigError(f"seed={spec.seed!r}{src} is a {type(spec.seed).__name__}; accepted: an integer >= 0")
+        raise ConfigError(f"seed={spec.seed!r}{src} has type {type(spec.seed).__name__}; accepted: an integer >= 0")
     for name in ("protocol_args", "overrides"):
         v = getattr(spec, name)
         if not isinstance(v, dict):
-            raise ConfigError(f"{name}={v!r}{src} is a {type(v).__name__}; accepted: a mapping of names to values")
+            raise ConfigError(f"{name}={v!r}{src} has type {type(v).__name__}; accepted: a mapping of names to values")
         bad = [k for k in v if not isinstance(k, str) or not k]
         if bad:
             raise ConfigError(f"{name} keys {bad!r}{src} are not names; accepted: strings (dotted for overrides)")
@@ -123,5 +132,5 @@ def check_override(key: str, value: Any, default: Any, where: str) -> Any:
     if dk == vk or (dk == "str" and vk == "null"):
         return value
     accepted = _ACCEPTED[dk] + (" or null" if dk == "str" else "")
-    raise ConfigError(f"override {key}={value!r} (from {where}) is a {vk}, but the default it replaces is "
+    raise ConfigError(f"override {key}={value!r} (from {where}) has type {vk}, but the default it replaces is "
                       f"{default!r} ({dk}); accepted: {accepted}")

@@ -173,7 +173,7 @@ class Param:
         """The value, normalised (ints given for a float become floats); ConfigError when it is not accepted."""
         def refuse() -> ConfigError:
             src = f" (from {where})" if where else ""
-            return ConfigError(f"{name}={value!r}{src} is a {type(value).__name__}; accepted: {self.accepted()}")
+            return ConfigError(f"{name}={value!r}{src} has type {type(value).__name__}; accepted: {self.accepted()}")
 
         if value is None:
             if self.nullable or self.kind == "any":
@@ -273,6 +273,6 @@ def register_protocol(cls: type[Protocol]) -> type[Protocol]:
 
 def build_protocol(name: str, args: dict[str, Any] | None = None, where: str = "") -> Protocol:
     if args is not None and not isinstance(args, dict):
-        raise ConfigError(f"protocol_args={args!r} (from {where}) is a {type(args).__name__}; accepted: a mapping "
+        raise ConfigError(f"protocol_args={args!r} (from {where}) has type {type(args).__name__}; accepted: a mapping "
                           f"of parameter names to values")
     return PROTOCOLS.get(name, where)(_where=where, **(args or {}))
