@@ -5,11 +5,20 @@
 status``, to tell which runs of a grid are still queued or running (so that a second ``bench
 run`` does not submit them again), and to wait for a launch with a progress line that counts
 records as they land. Job states are grouped into done / running / failed / pending.
+
+Reading a job's state unpickles submitit's result files, so a manifest is followed only when
+this user's launcher wrote it: the launcher signs each manifest with an HMAC-SHA256 keyed by a
+per-user secret (``launch.key`` next to the user config, mode 0600, created on first use;
+``$BENCH_LAUNCH_KEY`` names another file). A manifest without a valid signature (planted,
+copied from another user's tree, edited) is refused with its path named and none of its files
+are read; the records still speak for the runs.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -178,32 +187,77 @@ def manifests(store_root: Path | str | None, grid: str | None = None) -> list[Pa
     return sorted(root.glob(pattern), key=lambda p: p.name)
 
 
+def launch_key() -> bytes:
+    """This user's secret for signing launch manifests (created on first use, readable by the user only)."""
+    from bench import settings
+
+    env = os.environ.get("BENCH_LAUNCH_KEY")
+    path = Path(env).expanduser() if env else settings.config_file().parent / "launch.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"launch key {path} cannot be read ({e}); delete it to make a new one") from e
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:  # another launcher made it at the same moment
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+def sign_manifest(manifest: dict[str, Any]) -> str:
+    body = json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hmac.new(launch_key(), body.encode(), hashlib.sha256).hexdigest()
+
+
 def load_manifest(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(manifest, dict):
         return manifest
     try:
-        return json.loads(Path(manifest).read_text())
+        data = json.loads(Path(manifest).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ConfigError(f"launch manifest {manifest} cannot be read ({e})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("jobs"), list) or "executor" not in data:
+        raise ConfigError(f"launch manifest {manifest} is not a launch manifest (no executor and jobs)")
+    data["_path"] = str(manifest)
+    return data
+
+
+def verified(m: dict[str, Any]) -> dict[str, Any]:
+    """``m`` when this user's launcher signed it and its folder is a directory; else ConfigError (nothing read)."""
+    where = m.get("_path", "launch manifest")
+    body = {k: v for k, v in m.items() if k != "_path"}
+    sig = body.get("signature")
+    if not isinstance(sig, str) or not hmac.compare_digest(sig, sign_manifest(body)):
+        raise ConfigError(f"launch manifest {where} is not signed by this user's launcher (planted, copied or "
+                          f"edited); its job files in {m.get('folder')!r} are not read")
+    folder = m.get("folder")
+    if not isinstance(folder, str) or not folder:
+        raise ConfigError(f"launch manifest {where}: folder {folder!r} is not a path")
+    return m
 
 
 def jobs_of(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
-    """Re-create the submitit jobs of a manifest: run id -> job (``SlurmJob``/``LocalJob``)."""
-    m = load_manifest(manifest)
+    """Re-create the submitit jobs of a signed manifest: run id -> job (``SlurmJob``/``LocalJob``)."""
+    m = verified(load_manifest(manifest))
     cls = {"slurm": submitit.SlurmJob, "local": submitit.LocalJob}.get(m["executor"])
     if cls is None:
         return {}
     return {j["run_id"]: cls(m["folder"], j["job_id"]) for j in m["jobs"]}
 
 
-def _local_state(job: Any) -> str:
+def _local_state(job: Any, pid_start: int | None = None) -> str:
     state = job.state
-    if state.startswith("NO PROCESS"):  # re-created job: ask the OS whether its process lives
-        try:
-            os.kill(int(job.job_id), 0)
-            return "RUNNING"
-        except (OSError, ValueError):
-            return "FAILED"
+    if state.startswith("NO PROCESS"):  # re-created job: ask the OS whether its process lives (not a zombie,
+        from bench.claims import pid_alive  # not a later process reusing the pid)
+
+        return "RUNNING" if pid_alive(job.job_id, pid_start) else "FAILED"
     return state
 
 
@@ -217,6 +271,7 @@ def job_states(manifest: Path | str | dict[str, Any]) -> dict[str, str]:
     if m["executor"] == "debug":
         return {j["run_id"]: j.get("state", "UNKNOWN") for j in m["jobs"]}
     jobs = jobs_of(m)
+    starts = {j["run_id"]: j.get("pid_start") for j in m["jobs"]}
     _refresh(list(jobs.values()))
     out = {}
     for run_id, job in jobs.items():
@@ -224,7 +279,7 @@ def job_states(manifest: Path | str | dict[str, Any]) -> dict[str, str]:
         if outcome is not None:
             out[run_id] = "COMPLETED" if outcome == "success" else "FAILED"
         elif m["executor"] == "local":
-            out[run_id] = _local_state(job)
+            out[run_id] = _local_state(job, starts.get(run_id))
         else:
             out[run_id] = job.watcher.get_state(job.job_id, mode="cache")
     return out
@@ -235,7 +290,11 @@ def active_run_ids(store_root: Path | str | None, grid: str) -> set[str]:
     store = Store(store_root)
     latest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for path in manifests(store_root, grid):
-        m = load_manifest(path)
+        try:
+            m = verified(load_manifest(path))
+        except ConfigError as e:
+            log.warning("%s", e)
+            continue
         if m["executor"] != "debug":
             latest.update({j["run_id"]: (m, j) for j in m["jobs"] if not store.has(j["run_id"])})
     by_manifest: dict[int, dict[str, Any]] = {}

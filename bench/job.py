@@ -291,6 +291,7 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
                 resumed = {}
             _barrier()
             record = _run(spec, work_dir, started, resumed)
+            record["submission"] = submission
     except Exception as e:  # a preemption (SystemExit from submitit's handler) is not a failure
         _write_failure(store, work_dir, {
             "run_id": spec.run_id, "spec": spec.to_dict(), "error": f"{type(e).__name__}: {e}",

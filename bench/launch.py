@@ -14,9 +14,11 @@ in its work directory, up to ``max_num_timeout`` times after timeouts. Multi-tas
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import logging
 import os
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,8 +26,9 @@ from typing import Any
 
 import submitit
 
+from bench import claims
 from bench.errors import ConfigError
-from bench.follow import InlineJob, active_run_ids, launches_dir
+from bench.follow import InlineJob, active_run_ids, launches_dir, sign_manifest
 from bench.profiles import EXECUTORS, validate
 from bench.spec import RunSpec, short_hash
 from bench.store import Store, atomic_write_json
@@ -38,29 +41,64 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 # the job
 
 
+EXPECTED_RUN_ID = "_expected_run_id"  # key the launcher adds to a RunJob's spec dict: the id it submitted
+
+
+def split_job_arg(spec_dict: dict[str, Any]) -> tuple[RunSpec, str | None]:
+    """A job's spec dict -> (spec, the run id the launcher computed for it, if it sent one)."""
+    d = dict(spec_dict)
+    expected = d.pop(EXPECTED_RUN_ID, None)
+    return RunSpec.from_dict(d), expected
+
+
 class RunJob(submitit.helpers.Checkpointable):
     """The callable every job runs: set up distributed, then ``bench.job.run`` the spec.
 
-    ``checkpoint`` (called by submitit on USR2) resubmits the same arguments: resuming is the
-    job's business, since ``bench.job.run`` restarts from the last checkpoint in its work dir.
+    ``checkpoint`` (called by submitit on USR2) resubmits the same callable and arguments, so the
+    requeued job carries the same ``submission`` token and ``bench.job.run`` resumes from the
+    work dir (a new submission starts fresh unless ``resume``). When the run ends, finished or
+    failed (not preempted), the job releases its claim on the run id (``bench.claims``).
     Subclasses replace :meth:`run` (tests use a tiny stand-in job).
     """
 
+    submission: str | None = None  # set per submission by :func:`submit`
+    resume: bool = False
+    redo: bool = False
+    expected_run_id: str | None = None
+
     def __call__(self, spec_dict: dict[str, Any], store_root: str | None) -> dict[str, Any] | None:
+        spec, self.expected_run_id = split_job_arg(spec_dict)
         created = setup_distributed()
         try:
-            return self.run(RunSpec.from_dict(spec_dict), store_root)
+            out = self.run(spec, store_root)
+        except Exception:
+            self._release(spec, store_root)
+            raise
+        else:
+            self._release(spec, store_root)
+            return out
         finally:
             if created:
                 import torch.distributed as dist
 
                 dist.destroy_process_group()
 
+    def _release(self, spec: RunSpec, store_root: str | None) -> None:
+        if self.submission is None or not is_rank_zero():
+            return
+        from bench import claims
+
+        try:
+            claims.release(Store(store_root).root, self.expected_run_id or spec.run_id, self.submission)
+        except OSError as e:  # a claim that cannot be removed is seen dead later
+            log.warning("cannot release the claim of run %s: %s", spec.run_id, e)
+
     def run(self, spec: RunSpec, store_root: str | None) -> dict[str, Any] | None:
         """Train/evaluate one spec and write its record (rank 0 only). Returns the record."""
         from bench import job  # imported on the worker: keeps submission light
 
-        return job.run(spec, store_root=store_root)
+        return job.run(spec, store_root=store_root, resume=self.resume, submission=self.submission, redo=self.redo,
+                       expected_run_id=self.expected_run_id)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         log.warning("job interrupted (preemption or time limit): requeueing %s", type(self).__name__)
@@ -83,8 +121,9 @@ class SequentialJob(submitit.helpers.Checkpointable):
     def __call__(self, spec_dicts: list[dict[str, Any]], store_root: str) -> list[str]:
         failed = []
         for d in spec_dicts:
-            run_id = RunSpec.from_dict(d).run_id
-            if Store(store_root).has(run_id):
+            spec, expected = split_job_arg(d)
+            run_id = expected or spec.run_id
+            if _recorded(store_root, run_id, self.fn):
                 continue
             try:
                 self.fn(d, store_root)
@@ -93,10 +132,23 @@ class SequentialJob(submitit.helpers.Checkpointable):
                 failed.append(run_id)
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(spec_dicts)} runs failed: {', '.join(failed)}")
-        return [RunSpec.from_dict(d).run_id for d in spec_dicts]
+        return [split_job_arg(d)[1] or split_job_arg(d)[0].run_id for d in spec_dicts]
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def _recorded(store_root: str, run_id: str, fn: Any) -> bool:
+    """Whether a SequentialJob can skip a run: it is recorded (with ``--redo``: recorded by this submission)."""
+    store = Store(store_root)
+    if not store.has(run_id):
+        return False
+    if not getattr(fn, "redo", False):
+        return True
+    try:
+        return store.read(run_id).get("submission") == getattr(fn, "submission", None)
+    except Exception:  # noqa: BLE001 - replaced meanwhile: run it
+        return False
 
 
 def setup_distributed() -> bool:
@@ -203,7 +255,7 @@ def _grid_name(specs: Sequence[RunSpec], grid: str | None) -> str:
 
 
 def _write_manifest(root: Path, grid: str, executor: str, folder: Path, profile: dict[str, Any],
-                    todo: Sequence[RunSpec], jobs: Sequence[Any], skipped: Sequence[str]) -> Path:
+                    todo: Sequence[RunSpec], jobs: Sequence[Any], skipped: Sequence[str], token: str = "") -> Path:
     """Record which job runs which spec, so that ``bench status`` finds the jobs after this process ends."""
     manifest = {
         "grid": grid,
@@ -213,12 +265,15 @@ def _write_manifest(root: Path, grid: str, executor: str, folder: Path, profile:
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "profile": {k: v for k, v in profile.items() if k != "profile_path"},
         "skipped": list(skipped),
+        "submission": token,
         "jobs": [
             {"run_id": s.run_id, "job_id": str(j.job_id), "spec": s.describe(),
-             **({"state": j.state} if executor == "debug" else {})}
+             **({"state": j.state} if executor == "debug" else {}),
+             **({"pid_start": claims.proc_start_time(int(j.job_id))} if executor == "local" else {})}
             for s, j in zip(todo, jobs)
         ],
     }
+    manifest["signature"] = sign_manifest(manifest)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = launches_dir(root, grid) / f"{stamp}-{executor}-{short_hash([s.run_id for s in todo], 6)}.json"
     atomic_write_json(path, manifest)
@@ -236,6 +291,8 @@ def submit(
     grid: str | None = None,
     skip_existing: bool = True,
     skip_active: bool = True,
+    resume: bool = False,
+    redo: bool = False,
 ) -> Launch:
     """Submit the specs as one job array and return at once (``debug`` runs them here first).
 
@@ -248,7 +305,11 @@ def submit(
         fn: the job callable, called as ``fn(spec_dict, store_root)``; default :class:`RunJob`.
         grid: name for the manifest folder; default: the specs' grid label.
         skip_existing: leave out specs that already have a record.
-        skip_active: leave out specs whose job from an earlier launch is still pending or running.
+        skip_active: leave out specs whose job from an earlier launch is still pending or running, and
+            specs another launch holds a live claim on (``bench.claims``: a cell shared by two grids).
+        resume: the jobs reuse earlier episode results and checkpoints (``--resume``); by default a new
+            submission starts each run fresh, and only its own requeued jobs resume.
+        redo: the jobs discard what an earlier run left, a pending record included (``--redo``).
 
     Returns:
         A :class:`Launch`: the jobs in the order of ``launch.run_ids``, and ``launch.manifest_path``.
@@ -265,26 +326,60 @@ def submit(
         active = active_run_ids(root, grid)
         skipped += [r for r in unique if r in active and r not in skipped]
     todo = [s for r, s in unique.items() if r not in skipped]
+    token = uuid.uuid4().hex
+    todo, held = _claim(root, todo, token, grid) if skip_active else (todo, {})
+    skipped += list(held)
     if skipped:
-        log.info("%s: %d run(s) already recorded or running, not submitted", grid, len(skipped))
+        log.info("%s: %d run(s) already recorded, running or claimed, not submitted", grid, len(skipped))
     if not todo:
         return Launch(skipped=skipped)
     fn = fn if fn is not None else RunJob()
+    if isinstance(fn, RunJob):  # a copy that carries this submission: its requeued jobs resume, new ones do not
+        fn = copy.copy(fn)
+        fn.submission, fn.resume, fn.redo = token, resume, redo
     folder = Path(folder) if folder is not None else default_folder(grid)
-    spec_dicts = [s.to_dict() for s in todo]
-    roots = [str(root)] * len(todo)
-    if executor == "debug":
-        jobs: list[Any] = [InlineJob(f"inline-{i}", fn, (d, r)) for i, (d, r) in enumerate(zip(spec_dicts, roots))]
-    elif executor == "local" and profile.get("array_parallelism", 0) < len(todo):
-        # the local executor has no parallelism cap: p sequential jobs share the specs round-robin
-        p = max(1, int(profile["array_parallelism"]))
-        chunks = [spec_dicts[i::p] for i in range(p)]
-        ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
-        chunk_jobs = list(ex.map_array(SequentialJob(fn), chunks, [str(root)] * p))
-        jobs = [chunk_jobs[i % p] for i in range(len(todo))]
+    if isinstance(fn, RunJob):
+        spec_dicts = [{**s.to_dict(), EXPECTED_RUN_ID: s.run_id} for s in todo]
     else:
-        ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
-        jobs = list(ex.map_array(fn, spec_dicts, roots))
-    path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped)
+        spec_dicts = [s.to_dict() for s in todo]
+    roots = [str(root)] * len(todo)
+    try:
+        if executor == "debug":
+            jobs: list[Any] = [InlineJob(f"inline-{i}", fn, (d, r)) for i, (d, r) in enumerate(zip(spec_dicts, roots))]
+        elif executor == "local" and profile.get("array_parallelism", 0) < len(todo):
+            # the local executor has no parallelism cap: p sequential jobs share the specs round-robin
+            p = max(1, int(profile["array_parallelism"]))
+            chunks = [spec_dicts[i::p] for i in range(p)]
+            ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
+            chunk_jobs = list(ex.map_array(SequentialJob(fn), chunks, [str(root)] * p))
+            jobs = [chunk_jobs[i % p] for i in range(len(todo))]
+        else:
+            ex = make_executor(executor, {**profile, "name": profile.get("name") or f"bench-{grid}"}, folder)
+            jobs = list(ex.map_array(fn, spec_dicts, roots))
+    except BaseException:
+        for s in todo:
+            claims.release(root, s.run_id, token)
+        raise
+    for s, j in zip(todo, jobs):
+        if executor == "debug":
+            claims.release(root, s.run_id, token)  # it ran already, here
+        else:
+            pid_start = claims.proc_start_time(int(j.job_id)) if executor == "local" else None
+            claims.set_job(root, s.run_id, token, executor, str(j.job_id), pid_start)
+    path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped, token)
     log.info("%s: submitted %d run(s) to %s (manifest %s)", grid, len(jobs), executor, path)
     return Launch(jobs, [s.run_id for s in todo], path, skipped)
+
+
+def _claim(root: Path, todo: Sequence[RunSpec], token: str, grid: str) -> tuple[list[RunSpec], dict[str, Any]]:
+    """Claim each run id for this submission; the specs claimed, and run id -> the live claim of the others."""
+    mine, held = [], {}
+    for s in todo:
+        other = claims.claim(root, s.run_id, token, grid=grid)
+        if other is None:
+            mine.append(s)
+        else:
+            held[s.run_id] = other
+            log.info("%s: run %s is claimed by %s (grid %s); not submitted twice", grid, s.run_id,
+                     other.get("job") or f"pid {other.get('pid')} on {other.get('host')}", other.get("grid"))
+    return mine, held

@@ -176,12 +176,11 @@ def test_a_requeued_job_resumes_and_a_full_results_dir_keeps_the_record_pending(
     def full(self, record):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Store, "write", full)
-    with pytest.raises(OSError, match="No space left on device"):
+    with monkeypatch.context() as m, pytest.raises(OSError, match="No space left on device"):
+        m.setattr(Store, "write", full)
         job.run(spec, submission="S1")
     failure = Store().failure(spec.run_id)
     assert "No space left on device" in failure["error"] and "pending_record.json" in failure["error"]
-    monkeypatch.undo()
     pending = json.loads((fresh_dirs / "work" / spec.run_id / job.PENDING_RECORD).read_text())
     assert pending["metrics"]["top1"] == 12.345, "a requeue reuses the finished episode"
     assert pending["resumed"]["resumed"] is True and "S1" in pending["resumed"]["why"]
