@@ -448,3 +448,196 @@ def meta_shapes(build: Callable[[], torch.nn.Module]) -> dict[str, tuple[int, ..
     with torch.device("meta"):
         module = build()
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What a config needs: every weights field, its model part, and a check before anything is submitted
+# --------------------------------------------------------------------------------------------------------------
+RELEASES: dict[str, str] = {
+    "openai-vit-b-16": "OpenAI CLIP ViT-B-16.pt (clip.load('ViT-B/16'), TorchScript)",
+    "openai-vit-b-32": "OpenAI CLIP ViT-B-32.pt (clip.load('ViT-B/32'), TorchScript)",
+    "openai-vit-l-14": "OpenAI CLIP ViT-L-14.pt (clip.load('ViT-L/14'), TorchScript)",
+    "openai-vit-l-14-336": "OpenAI CLIP ViT-L-14-336px.pt (clip.load('ViT-L/14@336px'), TorchScript)",
+    "uniformerv2-b16-k710": "OpenGVLab k710_uniformerv2_b16_8x224.pyth, or MMAction2's "
+                            "uniformerv2-base-p16-res224_clip-pre_u8_kinetics710-rgb_20230612-63cdbad9.pth",
+    "uniformerv2-l14-k710": "OpenGVLab k710_uniformerv2_l14_8x224.pyth, or MMAction2's "
+                            "uniformerv2-large-p14-res224_clip-pre_u8_kinetics710-rgb_*.pth",
+    "uniformerv2-l14-k710-336": "OpenGVLab k710_uniformerv2_l14_8x336.pyth (UniFormerV2-L/14@336, K710)",
+    "umt-b16-k710": "UMT b16_ptk710_f8_res224.pth (pre-training; the fine-tuned b16_ptk710_ftk710_f8_res224.pth "
+                    "is also recognised)",
+    "videomae-b16-k400-pretrain": "VideoMAE ViT-B K400 1600-epoch pre-training checkpoint (MCG-NJU/VideoMAE "
+                                  "MODEL_ZOO)",
+    "amd-b16-k400-pretrain": "AMD ViT-B/16 K400 pre-training checkpoint (VideoMAE pre-training layout)",
+    "videomae-l16-k400": "VideoMAE ViT-L K400 fine-tuned checkpoint (MCG-NJU/VideoMAE MODEL_ZOO), or MMAction2's "
+                         "vit-large-p16_videomae-k400-pre_16x4x1_kinetics-400_20221013-229dbb03.pth",
+    "timm-vit-b16-in21k": "timm vit_base_patch16_224.augreg_in21k (model.safetensors)",
+    "timm-deit3-b16": "timm deit3_base_patch16_224.fb_in1k (model.safetensors)",
+    "bike-vit-b16-k400": "BIKE release v1.0 k400-vit-b-16-f8.pt (whwu95/BIKE)",
+}
+
+
+@dataclass
+class Need:
+    """One weights field of a model config: where, which tag, which model part it must fit."""
+
+    where: str
+    tag: str
+    family: str
+    shapes: Callable[[Layout], dict[str, tuple[int, ...]]]
+    ignore: tuple[str, ...] = ()
+    owned: Callable[[Checkpoint, Layout], tuple[str, ...]] = lambda ck, layout: ()
+    convert: Callable[[Checkpoint, Layout], dict[str, Any]] | None = None
+    model: str = "the model"
+
+
+def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
+    def build(layout: Layout) -> dict[str, tuple[int, ...]]:
+        import open_clip
+
+        from bench.models.clip import _register_configs
+
+        _register_configs()
+        if arch not in open_clip.list_models():
+            raise WeightsError(f"unknown CLIP architecture {arch!r}")
+        return meta_shapes(lambda: open_clip.create_model(arch, pretrained=None))
+    return build
+
+
+def _video_vit_kwargs(node: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("img_size", "patch_size", "embed_dims", "depth", "num_heads", "mlp_ratio", "qkv_bias", "num_frames",
+            "tubelet_size", "norm_cfg", "init_values", "use_learnable_pos_emb")
+    return {k: v for k, v in node.items() if k in keep}
+
+
+def _video_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
+    def build(layout: Layout) -> dict[str, tuple[int, ...]]:
+        from mmaction.models.backbones.vit_mae import VisionTransformer
+
+        kw = _video_vit_kwargs(node)
+        pool = node.get("pool_norm", "auto")
+        kw["use_mean_pooling"] = (layout.pooling if pool == "auto" else pool) == "fc_norm"
+        return meta_shapes(lambda: VisionTransformer(return_feat_map=True, **kw))
+    return build
+
+
+def _uniformerv2_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
+    def build(layout: Layout) -> dict[str, tuple[int, ...]]:
+        from mmaction.registry import MODELS
+        from mmengine.registry import init_default_scope
+
+        init_default_scope("mmaction")
+        kw = {k: v for k, v in node.items() if k not in ("type", "weights", "weights_ignore", "global_token")}
+        kw.update(type="UniFormerV2", clip_pretrained=False, pretrained=None)
+        return meta_shapes(lambda: MODELS.build(kw))
+    return build
+
+
+def _timm_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
+    def build(layout: Layout) -> dict[str, tuple[int, ...]]:
+        import timm
+
+        return meta_shapes(lambda: timm.create_model(node["model_name"], pretrained=False, num_classes=0,
+                                                     img_size=node.get("img_size", 224)))
+    return build
+
+
+def _pos_owned(ck: Checkpoint, layout: Layout) -> tuple[str, ...]:
+    return () if "pos_embed" in layout.convert(ck.entries) else ("pos_embed",)
+
+
+def _backbone_only(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
+    return {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in layout.convert(ck.entries).items()}
+
+
+def needs(model_cfg: Any, where: str = "model") -> list[Need]:
+    """Every weights field of a (resolved) model config, with the model part it must fit."""
+    out: list[Need] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            kind = node.get("type")
+            ignore = tuple(node.get("weights_ignore") or ())
+            if isinstance(node.get("clip_weights"), str) and isinstance(node.get("clip_arch"), str):
+                out.append(Need(f"{path}.clip_weights", node["clip_weights"], "clip", _clip_shapes(node["clip_arch"]),
+                                model=f"open_clip {node['clip_arch']}"))
+            elif isinstance(node.get("weights"), str) and isinstance(node.get("arch"), str) and kind is None:
+                out.append(Need(f"{path}.weights", node["weights"], "clip", _clip_shapes(node["arch"]),
+                                model=f"open_clip {node['arch']}"))
+            elif kind == "VLCVideoEncoder" and node.get("arch", "vit") == "vit" and isinstance(
+                    node.get("video_weights"), str):
+                kw = dict(node, tubelet_size=node.get("tubelet_size", 2))
+                out.append(Need(f"{path}.video_weights", node["video_weights"], "video_vit", _video_shapes(kw),
+                                ignore, _pos_owned, model="vlc video encoder (MMAction2 ViT)"))
+            elif kind == "FTPVideoMAE" and isinstance(node.get("weights"), str):
+                out.append(Need(f"{path}.weights", node["weights"], "video_vit", _video_shapes(node), ignore,
+                                _pos_owned, model="FTPVideoMAE (MMAction2 ViT)"))
+            elif kind == "FTPUniFormerV2" and isinstance(node.get("weights"), str):
+                out.append(Need(f"{path}.weights", node["weights"], "uniformerv2", _uniformerv2_shapes(node), ignore,
+                                convert=_backbone_only,
+                                model=f"UniFormerV2 at {node.get('input_resolution', 224)} px"))
+            elif kind == "FTPTimmFrames" and isinstance(node.get("weights"), str):
+                out.append(Need(f"{path}.weights", node["weights"], "timm", _timm_shapes(node), ignore,
+                                model=f"timm {node.get('model_name')}"))
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(node, list | tuple):
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}")
+
+    walk(model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else model_cfg, where)
+    return out
+
+
+def check_need(need: Need) -> dict[str, Any]:
+    """Status of one need: ok / missing / unreadable / unrecognised layout / mismatch, with the message."""
+    from bench import settings
+
+    row: dict[str, Any] = {"where": need.where, "tag": need.tag, "family": need.family,
+                           "configured": settings.weights_entry(need.tag) if not need.tag.startswith("synthetic:")
+                           else "built by the synthetic world on first use",
+                           "expects": RELEASES.get(need.tag, describe(need.family)), "status": "ok", "message": "",
+                           "layout": None, "ignored": []}
+    if need.tag.startswith("synthetic:"):
+        row["status"] = "synthetic"
+        return row
+    try:
+        path, _ = resolve_path(need.tag)
+    except WeightsError as e:
+        row.update(status="missing", message=str(e))
+        return row
+    row["path"] = str(path)
+    try:
+        ck, layout, path = open_weights(need.tag, need.family, lazy=True)
+    except WeightsError as e:
+        row.update(status="unrecognised layout" if "layout" in str(e) else "unreadable", message=str(e))
+        return row
+    row["layout"] = layout.name
+    try:
+        converted = need.convert(ck, layout) if need.convert else layout.convert(ck.entries)
+        diff = compare(converted, need.shapes(layout), need.ignore, need.owned(ck, layout))
+    except WeightsError as e:
+        row.update(status="mismatch", message=str(e))
+        return row
+    row["ignored"] = diff["ignored"]
+    if layout.family in ("clip", "bike"):
+        row["activation"] = "QuickGELU" if layout.origin == "openai" else "the architecture's"
+    if diff["missing"] or diff["unexpected"] or diff["mismatched"]:
+        row.update(status="mismatch", message=problem_text(need.tag, path, layout, diff, need.model))
+    return row
+
+
+def check_config(cfg: Any) -> list[dict[str, Any]]:
+    """``check_need`` of every weights field of ``cfg.model``."""
+    model = cfg.model if hasattr(cfg, "model") else cfg["model"]
+    return [check_need(n) for n in needs(model)]
+
+
+def validate_config(cfg: Any, where: str = "config") -> list[dict[str, Any]]:
+    """Raise WeightsError naming every weights field of ``cfg`` that is not ok (called before submission)."""
+    rows = check_config(cfg)
+    bad = [r for r in rows if r["status"] not in ("ok", "synthetic")]
+    if bad:
+        raise WeightsError(f"{where}: " + "; ".join(
+            f"{r['where']} = {r['tag']!r} [{r['status']}]: {r['message']} (expected file: {r['expects']})"
+            for r in bad))
+    return rows
