@@ -378,7 +378,11 @@ def compare(converted: Mapping[str, Any], model_shapes: Mapping[str, tuple[int, 
     unexpected = sorted(k for k in have if k not in model_shapes and not _match(k, ignore))
     ignored = sorted(k for k in have if k not in model_shapes and _match(k, ignore))
     mismatched = []
-    for k in sorted(have & set(model_shapes)):
+
+    def first(k: str) -> tuple[int, str]:  # the tensors that tell the cause best come first
+        return (0 if "positional" in k or "pos_embed" in k else 1 if "conv1" in k or "patch_embed" in k else 2, k)
+
+    for k in sorted(have & set(model_shapes), key=first):
         got, want = _shape(converted[k]), tuple(model_shapes[k])
         if got != want:
             mismatched.append((k, got, want, likely_cause(k, got, want)))
@@ -444,8 +448,30 @@ def load_into(module: torch.nn.Module, weights: str, family: str, ignore: Iterab
 
 
 def meta_shapes(build: Callable[[], torch.nn.Module]) -> dict[str, tuple[int, ...]]:
-    """The state-dict shapes of the module ``build()`` makes, built on the meta device (no memory, no init)."""
-    with torch.device("meta"):
+    """The state-dict shapes of the module ``build()`` makes, with its parameters and buffers on the meta device.
+
+    Parameters are moved to the meta device as they are registered (so a module whose constructor computes
+    Python numbers from tensors, like UniFormerV2's drop-path schedule, still builds): no memory, no init.
+    """
+    import contextlib
+
+    nn = torch.nn
+    reg_p, reg_b = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def param(self, name, value):
+        reg_p(self, name, value)
+        if value is not None and value.device.type != "meta":
+            self._parameters[name] = nn.Parameter(value.to("meta"), requires_grad=value.requires_grad)
+
+    def buffer(self, name, value, persistent=True):
+        reg_b(self, name, value, persistent)
+        if value is not None:
+            self._buffers[name] = value.to("meta")
+
+    with contextlib.ExitStack() as stack:
+        nn.Module.register_parameter, nn.Module.register_buffer = param, buffer
+        stack.callback(setattr, nn.Module, "register_parameter", reg_p)
+        stack.callback(setattr, nn.Module, "register_buffer", reg_b)
         module = build()
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
@@ -499,7 +525,7 @@ def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
         _register_configs()
         if arch not in open_clip.list_models():
             raise WeightsError(f"unknown CLIP architecture {arch!r}")
-        return meta_shapes(lambda: open_clip.create_model(arch, pretrained=None))
+        return meta_shapes(lambda: open_clip.create_model(arch, pretrained=None, device="meta"))
     return build
 
 
