@@ -567,6 +567,32 @@ def _timm_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[
     return build
 
 
+def _bike_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
+    def build(layout: Layout) -> dict[str, tuple[int, ...]]:
+        import open_clip
+        from open_clip.transformer import Transformer
+
+        from bench.models.clip import _register_configs
+
+        _register_configs()
+        dim = int((open_clip.get_model_config(node["clip_arch"]) or {}).get("embed_dim", 512))
+        layers = int(node.get("temporal_layers", 6))
+
+        def holder() -> torch.nn.Module:
+            m = torch.nn.Module()
+            m.frame_pos = torch.nn.Embedding(int(node.get("max_frames", 77)), dim)
+            m.temporal = Transformer(width=dim, layers=layers, heads=max(1, dim // 64))
+            return m
+        return meta_shapes(holder)
+    return build
+
+
+def _bike_fusion(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
+    from methods.bike.model import bike_fusion_state
+
+    return bike_fusion_state(ck, layout)
+
+
 def _pos_owned(ck: Checkpoint, layout: Layout) -> tuple[str, ...]:
     return () if "pos_embed" in layout.convert(ck.entries) else ("pos_embed",)
 
@@ -589,7 +615,7 @@ def needs(model_cfg: Any, where: str = "model") -> list[Need]:
             elif isinstance(node.get("weights"), str) and isinstance(node.get("arch"), str) and kind is None:
                 out.append(Need(f"{path}.weights", node["weights"], "clip", _clip_shapes(node["arch"]),
                                 model=f"open_clip {node['arch']}"))
-            elif kind == "VLCVideoEncoder" and node.get("arch", "vit") == "vit" and isinstance(
+            if kind == "VLCVideoEncoder" and node.get("arch", "vit") == "vit" and isinstance(
                     node.get("video_weights"), str):
                 kw = dict(node, tubelet_size=node.get("tubelet_size", 2))
                 out.append(Need(f"{path}.video_weights", node["video_weights"], "video_vit", _video_shapes(kw),
@@ -601,6 +627,9 @@ def needs(model_cfg: Any, where: str = "model") -> list[Need]:
                 out.append(Need(f"{path}.weights", node["weights"], "uniformerv2", _uniformerv2_shapes(node), ignore,
                                 convert=_backbone_only,
                                 model=f"UniFormerV2 at {node.get('input_resolution', 224)} px"))
+            elif kind == "BIKEVideoEncoder" and isinstance(node.get("temporal_weights"), str):
+                out.append(Need(f"{path}.temporal_weights", node["temporal_weights"], "bike", _bike_shapes(node),
+                                convert=_bike_fusion, model="BIKE temporal transformer"))
             elif kind == "FTPTimmFrames" and isinstance(node.get("weights"), str):
                 out.append(Need(f"{path}.weights", node["weights"], "timm", _timm_shapes(node), ignore,
                                 model=f"timm {node.get('model_name')}"))

@@ -313,3 +313,49 @@ def test_bad_files_are_refused_naming_tag_file_and_expectation(tmp_path, monkeyp
         assert why in msg, (name, msg)
         assert "'uniformerv2-b16-k710'" in msg and str(tmp_path / name) in msg
         assert "expected file: OpenGVLab k710_uniformerv2_b16_8x224.pyth" in msg
+
+
+# -- BIKE's released K400 model ----------------------------------------------------------------------------
+def test_bike_release_builds_the_bike_recognizer(openai_b16, tmp_path, monkeypatch):
+    """k400-vit-b-16-f8.pt: CLIP (OpenAI names) + the 6-layer temporal transformer, every tensor where it belongs."""
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    from open_clip.transformer import QuickGELU
+
+    from bench.method import load_config
+
+    spec = layout("bike_vit_b16_k400_official")
+    state, _ = openai_b16
+    clip_sd = {k: state[k] for k in spec["keys"]}
+    fusion = released_state(spec["fusion_keys"], seed=5)
+    torch.save({"epoch": 29, "model_state_dict": clip_sd, "fusion_model_state_dict": fusion},
+               tmp_path / "k400-vit-b-16-f8.pt")
+    _tag(monkeypatch, "bike-vit-b16-k400", tmp_path / "k400-vit-b-16-f8.pt")
+    cfg = load_config("bike", "b16_8f_release")
+    rows = W.check_config(cfg)
+    assert {r["where"]: r["status"] for r in rows} == {"model.backbone.clip_weights": "ok",
+                                                       "model.backbone.temporal_weights": "ok",
+                                                       "model.cls_head.clip_weights": "ok"}, rows
+    init_default_scope("mmaction")
+    cfg.model.cls_head.class_names = ["abseiling", "air drumming"]  # 2 of the 400: the category texts embed at build
+    model = MODELS.build(cfg.model)
+    enc = model.backbone
+    own = enc.visual.state_dict()
+    for k, v in clip_sd.items():
+        if k.startswith("visual."):
+            assert torch.equal(own[k[len("visual."):]], v.float()), k
+    text = model.cls_head.category_encoder.clip.state_dict()
+    for k in ("token_embedding.weight", "text_projection", "transformer.resblocks.11.mlp.c_proj.weight"):
+        assert torch.equal(text[k], clip_sd[k].float()), k
+    tem = {"frame_pos." + k: v for k, v in enc.frame_pos.state_dict().items()}
+    tem.update({"temporal." + k: v for k, v in enc.temporal.state_dict().items()})
+    by_hand = {("frame_pos." + k[len("frame_position_embeddings."):]) if k.startswith("frame_position") else
+               "temporal." + k[len("transformer."):]: v for k, v in fusion.items()}
+    assert set(tem) == set(by_hand)
+    for k, v in by_hand.items():
+        assert torch.equal(tem[k], v), k
+    # BIKE's video header: QuickGELU blocks with eps-1e-12 LayerNorms; the CLIP is OpenAI's (QuickGELU)
+    blk = enc.temporal.resblocks[0]
+    assert isinstance(blk.mlp.gelu, QuickGELU) and blk.ln_1.eps == 1e-12
+    assert isinstance(enc.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
+    assert enc.weights_report["layout"] == "bike-k400"
