@@ -104,6 +104,9 @@ def _check(spec: RunSpec) -> Prepared:
         )
     dataset = get_dataset(spec.dataset, where)
     cfg = _resolve_cfg(spec)
+    from bench.models.weights import validate_config  # issue 16: each weights file exists, is known and fits
+
+    validate_config(cfg, where)
     weight_sources(cfg)  # raises when a weights file is missing
     episodes = protocol.plan(spec, method, dataset)
     for ep in episodes:

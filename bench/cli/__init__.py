@@ -15,7 +15,7 @@ import sys
 from bench.errors import BenchError
 
 # Areas whose modules add subcommands; each is optional while the project grows.
-AREAS = ("run", "status", "ls", "validate", "flops", "tables", "plot", "data", "text", "cache")
+AREAS = ("run", "status", "ls", "validate", "flops", "tables", "plot", "data", "text", "cache", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,9 +84,16 @@ def file_sha256(path: str) -> str:
 def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
     """Build an open_clip model ``arch`` and load ``weights`` from a local file (or random init).
 
+    The file goes through ``bench.models.weights``: its layout is recognised by its keys (OpenAI's
+    TorchScript archive or state dict, an open_clip state dict, BIKE's release) and loaded strictly.
+    The activation follows the weights' origin: OpenAI-trained weights always build with QuickGELU
+    (as ``open_clip`` does for ``pretrained='openai'``, whatever the arch string says); other files
+    use the architecture's own activation. ``model.weights_report`` holds what was loaded.
     Raises ConfigError listing the valid architectures when ``arch`` is unknown.
     """
     import open_clip
+
+    from bench.models import weights as wmod
 
     _register_configs()
     if arch not in open_clip.list_models():
@@ -95,7 +102,19 @@ def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
     if path is None:
         log.warning("CLIP %s: no weights given, starting from random initialisation", arch)
         return open_clip.create_model(arch, pretrained=None)
-    return open_clip.create_model(arch, pretrained=str(path), load_weights=True)
+    tag = str(weights)
+    _, layout, _ = wmod.open_weights(tag, "clip", lazy=True)
+    quick = clip_uses_quick_gelu(arch, layout.origin)
+    model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick)
+    report = wmod.load_into(model, tag, "clip", model=f"open_clip {arch}")
+    report.activation = "QuickGELU" if quick else "GELU"
+    model.weights_report = report.as_record()
+    return model
+
+
+def clip_uses_quick_gelu(arch: str, origin: str) -> bool:
+    """QuickGELU for OpenAI-trained weights and ``-quickgelu`` archs; otherwise the arch's GELU."""
+    return origin == "openai" or arch.endswith("-quickgelu")
 
 
 def create_clip_apart(arch: str, weights: str | None = None) -> torch.nn.Module:
@@ -112,8 +131,18 @@ def create_clip_apart(arch: str, weights: str | None = None) -> torch.nn.Module:
 
 
 def weights_source(weights: str | None) -> dict[str, str | None]:
-    """Provenance of a weights argument, for records: path and sha256 (None for random init)."""
+    """Provenance of a weights argument, for records: path, sha256 and the recognised layout (None for random init)."""
     path = resolve_weights(weights)
     if path is None:
         return {"path": None, "sha256": None, "note": "random initialisation"}
-    return {"path": str(path), "sha256": file_sha256(str(path))}
+    from bench.models import weights as wmod
+
+    out: dict[str, str | None] = {"path": str(path), "sha256": file_sha256(str(path))}
+    try:
+        layout = wmod.detect(wmod.read_file(path, lazy=True))
+    except wmod.WeightsError:
+        layout = None
+    out["layout"] = layout.name if layout else None
+    if layout is not None and layout.family in ("clip", "bike"):
+        out["activation"] = "QuickGELU" if layout.origin == "openai" else "the architecture's (GELU unless -quickgelu)"
+    return out

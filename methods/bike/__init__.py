@@ -19,6 +19,7 @@ for _arch, _tag in (("vit-b32", "b32"), ("vit-b16", "b16"), ("vit-l14", "l14")):
         SIZES[f"{_tag}_{_t}f"] = f"bike_{_arch}_{_t}x224_k400.py"
 for _t in (8, 16, 32):
     SIZES[f"l14_336_{_t}f"] = f"bike_vit-l14-336_{_t}x336_k400.py"
+SIZES["b16_8f_release"] = "bike_vit-b16_8x224_k400_release.py"  # BIKE's released K400 model, evaluated as is
 
 register_method(
     MethodInfo(

@@ -23,6 +23,27 @@ from bench.errors import ConfigError
 from methods.baselines.clip_meanpool import clip_parts
 
 
+def bike_fusion_state(ck, layout) -> dict:
+    """BIKE's ``fusion_model_state_dict`` (video_header 'Transf') in our naming: ``frame_pos.*``, ``temporal.*``."""
+    out = {}
+    for k, v in (ck.extra.get("fusion_model_state_dict") or {}).items():
+        k = k.replace("module.", "")
+        k = k.replace("frame_position_embeddings.", "frame_pos.", 1) if k.startswith("frame_position") else k
+        out["temporal." + k[len("transformer."):] if k.startswith("transformer.") else k] = v
+    return out
+
+
+def load_bike_fusion(encoder: nn.Module, weights: str) -> dict:
+    """Load the temporal part of BIKE's released file into ``encoder`` strictly; the load report."""
+    from bench.models.weights import load_into
+
+    holder = nn.Module()
+    holder.frame_pos, holder.temporal = encoder.frame_pos, encoder.temporal
+    report = load_into(holder, weights, "bike", convert=bike_fusion_state, model="BIKE temporal transformer")
+    report.activation = "QuickGELU"
+    return report.as_record()
+
+
 @MODELS.register_module()
 class BIKEVideoEncoder(nn.Module):
     """Frame embeddings ``(B, T, D)`` of clips ``(B, C, T, H, W)`` (Sec. 2.1 and Table 6a "Transf").
@@ -32,12 +53,19 @@ class BIKEVideoEncoder(nn.Module):
         temporal_layers: layers of the temporal transformer (0: none; 6 in the paper).
         max_frames: size of the frame position embedding table (77, as the published code).
         frozen: freeze the image encoder.
+        temporal_weights: BIKE's released model file (``k400-vit-b-16-f8.pt``): its
+            ``fusion_model_state_dict`` fills the frame positions and the temporal transformer, strictly.
+        temporal_block: ``bike`` (QuickGELU MLPs, LayerNorm eps 1e-12: BIKE's ``modules/video_clip.py``),
+            ``open_clip`` (GELU, eps 1e-5) or ``auto`` (``bike`` with ``temporal_weights``, else ``open_clip``).
     """
 
     def __init__(self, clip_arch: str, clip_weights: str | None = None, temporal_layers: int = 6,
-                 max_frames: int = 77, frozen: bool = False) -> None:
+                 max_frames: int = 77, frozen: bool = False, temporal_weights: str | None = None,
+                 temporal_block: str = "auto") -> None:
         super().__init__()
-        from open_clip.transformer import Transformer
+        import functools
+
+        from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 
         self.visual, _ = clip_parts(clip_arch, clip_weights)
         if frozen:
@@ -48,12 +76,23 @@ class BIKEVideoEncoder(nn.Module):
         self.temporal_layers, self.max_frames = temporal_layers, max_frames
         if temporal_layers:
             self.frame_pos = nn.Embedding(max_frames, dim)
-            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64))
+            if temporal_block not in ("auto", "bike", "open_clip"):
+                raise ConfigError(f"BIKEVideoEncoder.temporal_block={temporal_block!r}; accepted: auto, bike, "
+                                  "open_clip")
+            bike_block = temporal_block == "bike" or (temporal_block == "auto" and bool(temporal_weights))
+            extra = dict(act_layer=QuickGELU, norm_layer=functools.partial(LayerNorm, eps=1e-12)) if bike_block else {}
+            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64), **extra)
             for m in [self.frame_pos, *self.temporal.modules()]:
                 if isinstance(m, nn.Linear | nn.Embedding):
                     nn.init.normal_(m.weight, std=0.02)
                 if isinstance(m, nn.Linear) and m.bias is not None:
                     nn.init.zeros_(m.bias)
+        self.weights_report = None
+        if temporal_weights:
+            if not temporal_layers:
+                raise ConfigError("BIKEVideoEncoder.temporal_weights needs the temporal transformer "
+                                  "(temporal_layers=6, as BIKE's release)")
+            self.weights_report = load_bike_fusion(self, temporal_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape

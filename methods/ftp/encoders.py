@@ -36,10 +36,9 @@ from bench.errors import ConfigError
 
 
 def load_state(module: nn.Module, weights: str | None, strip: tuple[str, ...] = ("backbone.", "module.")) -> str:
-    """Load a local checkpoint into ``module`` (``torch.load(weights_only=True)``); returns its source.
+    """Load a plain local state dict into ``module`` strictly (``weights_only=True``); returns its source.
 
-    Accepts a plain state dict or an MMEngine checkpoint (``state_dict`` key); prefixes in
-    ``strip`` are removed. Missing/unexpected keys are an error naming a few of them.
+    For the synthetic world's files; released checkpoints go through ``load_released``.
     """
     if weights in (None, "", "none", "random"):
         return "random initialisation"
@@ -60,6 +59,26 @@ def load_state(module: nn.Module, weights: str | None, strip: tuple[str, ...] = 
         raise ConfigError(f"weights {weights!r} ({path}) do not fit {type(module).__name__}: missing "
                           f"{missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})")
     return str(path)
+
+
+def _backbone_part(ck: Any, layout: Any) -> dict[str, Any]:
+    """A recognizer checkpoint's backbone in the backbone's own naming (``backbone.`` removed)."""
+    out = {}
+    for k, v in layout.convert(ck.entries).items():
+        out[k[len("backbone."):] if k.startswith("backbone.") else k] = v
+    return out
+
+
+def load_released(module: nn.Module, weights: str | None, family: str, ignore: tuple[str, ...] = (),
+                  owned: tuple[str, ...] = (), model: str = "") -> dict[str, Any] | None:
+    """Load a released checkpoint (``bench.models.weights``) strictly; None for random initialisation."""
+    if weights in (None, "", "none", "random"):
+        return None
+    from bench.models.weights import load_into
+
+    convert = _backbone_part if family == "uniformerv2" else None
+    return load_into(module, weights, family, ignore=ignore, owned=owned, convert=convert,
+                     model=model or type(module).__name__).as_record()
 
 
 class FrozenEncoder(nn.Module):
@@ -97,12 +116,15 @@ class FTPUniFormerV2(FrozenEncoder):
     """UniFormerV2 (MMAction2) with its last feature map read by a forward hook.
 
     Args:
-        weights: local UniFormerV2 checkpoint (MMAction2 format; ``backbone.`` prefixes removed).
+        weights: local UniFormerV2 checkpoint: the OpenGVLab release or MMAction2's model zoo file (layout
+            recognised by its keys, ``bench.models.weights``), loaded strictly into the backbone.
+        weights_ignore: key patterns of the file that may be dropped (the K710 classifier ``cls_head.*``).
         global_token: ``add`` (fused video token added to every position) or ``none``.
         kwargs: ``UniFormerV2`` arguments (``clip_pretrained`` is forced off: no download).
     """
 
-    def __init__(self, weights: str | None = None, global_token: str = "add", **kwargs: Any) -> None:
+    def __init__(self, weights: str | None = None, global_token: str = "add",
+                 weights_ignore: tuple[str, ...] | list[str] = (), **kwargs: Any) -> None:
         super().__init__()
         if global_token not in ("add", "none"):
             raise ConfigError(f"FTPUniFormerV2.global_token={global_token!r}; accepted: 'add', 'none'")
@@ -111,7 +133,9 @@ class FTPUniFormerV2(FrozenEncoder):
         self.dim = int(kwargs.get("width", 768))
         self.patch = int(kwargs.get("patch_size", 16))
         self.global_token = global_token
-        self.source = load_state(self.net, weights)
+        self.weights_report = load_released(self.net, weights, "uniformerv2", tuple(weights_ignore),
+                                            model=f"UniFormerV2 at {kwargs.get('input_resolution', 224)} px")
+        self.source = self.weights_report["path"] if self.weights_report else "random initialisation"
         self._last: torch.Tensor | None = None
         self.net.transformer.resblocks[-1].register_forward_hook(self._keep)
         self.freeze()
@@ -138,17 +162,26 @@ class FTPUniFormerV2(FrozenEncoder):
 class FTPVideoMAE(FrozenEncoder):
     """VideoMAE ViT (MMAction2 ``VisionTransformer``); ``m`` from ``return_feat_map=True``."""
 
-    def __init__(self, weights: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, weights: str | None = None, weights_ignore: tuple[str, ...] | list[str] = (),
+                 pool_norm: str = "auto", **kwargs: Any) -> None:
         super().__init__()
-        kwargs.update(type="VisionTransformer", return_feat_map=True, pretrained=None)
+        from methods.vlc.backbone import load_video_weights, video_pooling
+
+        self.pooling = video_pooling(weights, pool_norm)
+        kwargs.update(type="VisionTransformer", return_feat_map=True, pretrained=None,
+                      use_mean_pooling=self.pooling == "fc_norm")
         self.net = MODELS.build(kwargs)
         self.dim = int(kwargs.get("embed_dims", 768))
-        self.source = load_state(self.net, weights)
+        self.weights_report = load_video_weights(self.net, weights, tuple(weights_ignore)) if weights else None
+        self.source = self.weights_report["path"] if self.weights_report else "random initialisation"
         self.freeze()
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.net(x).permute(0, 2, 3, 4, 1)  # (B, D, T', h, w) -> (B, T', h, w, D)
-        return m, m.mean(dim=(1, 2, 3))
+        pooled = m.mean(dim=(1, 2, 3))
+        if self.net.fc_norm is not None:  # fine-tuned VideoMAE: fc_norm after mean pooling, as released
+            pooled = self.net.fc_norm(pooled)
+        return m, pooled
 
 
 def _frames(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -163,9 +196,11 @@ class FTPTimmFrames(FrozenEncoder):
     Args:
         model_name: timm model name; built with ``pretrained=False`` (weights from ``weights``).
         img_size: input size.
+        weights_ignore: key patterns of the file that may be dropped (its classifier ``head.*``).
     """
 
-    def __init__(self, model_name: str, weights: str | None = None, img_size: int = 224) -> None:
+    def __init__(self, model_name: str, weights: str | None = None, img_size: int = 224,
+                 weights_ignore: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__()
         import timm
 
@@ -176,7 +211,9 @@ class FTPTimmFrames(FrozenEncoder):
         self.model_name = model_name
         self.dim = int(self.net.num_features)
         self.prefix = int(getattr(self.net, "num_prefix_tokens", 1))
-        self.source = load_state(self.net, weights)
+        self.weights_report = load_released(self.net, weights, "timm", tuple(weights_ignore),
+                                            model=f"timm {model_name} (num_classes=0)")
+        self.source = self.weights_report["path"] if self.weights_report else "random initialisation"
         self.freeze()
 
     def identity(self) -> dict[str, Any]:

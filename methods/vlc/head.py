@@ -136,8 +136,14 @@ class VLCHead(BaseHead):
 
     # -- forward ---------------------------------------------------------------------------
     def pool(self, x: torch.Tensor) -> torch.Tensor:
-        """Average pooling of the patch tokens ``(B, D, T', h, w)`` -> ``Z_v^cls (B, D)`` (section 3.1)."""
-        return x.flatten(2).mean(dim=2)
+        """Average pooling of the patch tokens ``(B, D, T', h, w)`` -> ``Z_v^cls (B, D)`` (section 3.1).
+
+        A fine-tuned video model's ``fc_norm`` follows the pooling (``VLCVideoEncoder.post_pool``, set by
+        the recognizer as a plain attribute), as in the released models.
+        """
+        feat = x.flatten(2).mean(dim=2)
+        post = self.__dict__.get("post_pool")
+        return feat if post is None else post(feat)
 
     def scoring(self) -> str:
         if self.test_scoring != "auto":

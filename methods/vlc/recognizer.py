@@ -73,6 +73,8 @@ class VLCRecognizer(Recognizer3D):
         cls_head = dict(cls_head, use_ce=bool(losses["ce"]), use_text=bool(losses["text"]), clip_arch=arch,
                         clip_weights=weights, use_keywords=bool(losses["image"]) and gate_type == "cross_attention")
         super().__init__(backbone=backbone, cls_head=cls_head, data_preprocessor=data_preprocessor, **kwargs)
+        if hasattr(self.backbone, "post_pool"):  # fc_norm after pooling (fine-tuned UMT / VideoMAE files)
+            self.cls_head.__dict__["post_pool"] = self.backbone.post_pool
         self.losses_on, self.alpha, self.gate_cfg = losses, float(alpha), _gate_options(gate)
         # Training-only submodules (``MethodInfo.teacher_modules``); empty placeholders when switched off.
         self.use_teacher = bool(losses["text"] or losses["image"])

@@ -3,7 +3,8 @@
 _base_ = ["./ftp_uniformerv2-l14_32x224.py"]
 
 model = dict(
-    backbone=dict(_delete_=True, type="FTPTimmFrames", model_name="deit3_base_patch16_224", weights="timm-deit3-b16"),
+    backbone=dict(_delete_=True, type="FTPTimmFrames", model_name="deit3_base_patch16_224", weights="timm-deit3-b16",
+                  weights_ignore=("head.*",)),
     cls_head=dict(in_channels=768, num_heads=12),
     feature_grid=(32, 14, 14),
     data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),

@@ -17,6 +17,7 @@ uniformerv2_b16 = dict(input_resolution=224, patch_size=16, width=768, layers=12
                        mlp_factor=4.0, drop_path_rate=0.0, mlp_dropout=[0.5, 0.5, 0.5, 0.5])
 model = dict(
     backbone=dict(_delete_=True, type="FTPUniFormerV2", weights="uniformerv2-b16-k710", global_token="add",
+                  weights_ignore=("cls_head.*",),  # the K710 classifier: FTP reads the backbone only
                   **uniformerv2_b16),
     cls_head=dict(num_classes=num_classes, in_channels=768, num_heads=12, hidden=2048, mlp_ratio=4.0,
                   dropout_ratio=0.5, label_smooth_eps=0.1),

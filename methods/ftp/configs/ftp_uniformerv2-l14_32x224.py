@@ -10,6 +10,7 @@ uniformerv2_l14 = dict(input_resolution=img_size, patch_size=14, width=1024, lay
                        mlp_factor=4.0, drop_path_rate=0.0, mlp_dropout=[0.5, 0.5, 0.5, 0.5])
 model = dict(
     backbone=dict(_delete_=True, type="FTPUniFormerV2", weights="uniformerv2-l14-k710", global_token="add",
+                  weights_ignore=("cls_head.*",),  # the K710 classifier: FTP reads the backbone only
                   **uniformerv2_l14),
     cls_head=dict(in_channels=1024, num_heads=16),
     feature_grid=(num_frames, img_size // 14, img_size // 14),

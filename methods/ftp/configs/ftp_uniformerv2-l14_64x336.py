@@ -4,7 +4,9 @@ _base_ = ["./ftp_uniformerv2-l14_32x224.py"]
 num_frames = 64
 img_size = 336
 model = dict(
-    backbone=dict(input_resolution=img_size, t_size=num_frames),
+    # Its own weights: OpenGVLab released K710 L/14 at 336 px (k710_uniformerv2_l14_8x336.pyth, trained from CLIP
+    # ViT-L/14-336); the authors' code does not interpolate a 224-px table, so a 224-px file is refused.
+    backbone=dict(input_resolution=img_size, t_size=num_frames, weights="uniformerv2-l14-k710-336"),
     feature_grid=(num_frames, img_size // 14, img_size // 14),
     num_frames=num_frames,
 )

@@ -9,13 +9,16 @@ _base_ = ["../../_base_/default_runtime.py"]
 num_frames = 8
 img_size = 224
 clip_arch = "ViT-L-14"
-clip_weights = "clip-vit-l-14-openai"  # tag or path of the OpenAI CLIP-400M ViT-L/14 open_clip checkpoint
+clip_weights = "openai-vit-l-14"  # tag or path of OpenAI's CLIP-400M ViT-L/14 (ViT-L-14.pt)
 
 model = dict(
     type="VLCRecognizer",
     backbone=dict(type="VLCVideoEncoder", arch="vit", num_frames=num_frames, img_size=img_size, patch_size=16,
                   tubelet_size=1, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
-                  video_weights="umt-b16-k710"),
+                  video_weights="umt-b16-k710",
+                  # Parts of released files that are not the encoder: UMT's CLIP decoders, VideoMAE's decoder,
+                  # a fine-tuned file's classifier. The record lists what was dropped; anything else must fit.
+                  weights_ignore=("clip_decoder.*", "decoder.*", "encoder_to_decoder.*", "mask_token", "head.*")),
     cls_head=dict(
         type="VLCHead",
         num_classes=101,
