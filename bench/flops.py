@@ -202,6 +202,8 @@ class FlopsReport:
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     ignored_ops: dict[str, int] = field(default_factory=dict)
     table: str = ""
+    class_text_gflops: float = 0.0
+    class_text_prompts: int = 0
 
     @property
     def gflops_total(self) -> float:
@@ -222,6 +224,8 @@ class FlopsReport:
             "by_operator": {k: round(v, 4) for k, v in self.by_operator.items()},
             "uncounted_ops": dict(self.uncounted_ops),
             "ignored_ops": dict(self.ignored_ops),
+            "class_text_gflops": round(self.class_text_gflops, 6),
+            "class_text_prompts": int(self.class_text_prompts),
         }
 
     def summary(self) -> str:
@@ -237,6 +241,8 @@ class FlopsReport:
             + (", ".join(f"{k} x{v}" for k, v in sorted(self.ignored_ops.items())) or "none"),
             "UNCOUNTED ops (no handle, not allow-listed): "
             + (", ".join(f"{k} x{v}" for k, v in sorted(self.uncounted_ops.items())) or "none"),
+            f"class text (apart, once per class list, not per view): {self.class_text_gflops:.2f} GFLOPs "
+            f"for {self.class_text_prompts} prompts",
             "",
             self.table,
         ]
@@ -364,6 +370,8 @@ def count_recognizer(
         views: "FxCxK"; default ``"<T>x1x1"``.
         kwargs: passed to :func:`count_flops` (text_modules, exclude_modules, max_depth).
     """
+    from bench.models.class_text import lazy_class_texts, shape_only
+
     full = recognizer_input_shape(model, input_shape)
     frames = full[3] if len(full) == 6 else full[1]
     param = next(model.parameters(), None)
@@ -371,7 +379,32 @@ def count_recognizer(
                     dtype=param.dtype if param is not None and param.is_floating_point() else torch.float32)
     view = _RecognizerView(model)
     prefixed = {k: tuple(f"model.{n}" for n in kwargs.pop(k, ())) for k in ("text_modules", "exclude_modules")}
-    return count_flops(view, (x,), views=views or f"{frames}x1x1", **prefixed, **kwargs)
+    lazy = [t for _, t in lazy_class_texts(model) if t.names]
+    with shape_only():  # class embeddings are zeros of their shape: the trace never runs the text tower
+        for t in lazy:
+            t.get()  # the placeholder is made once, outside the trace (a constant inside it, as a buffer was)
+        report = count_flops(view, (x,), views=views or f"{frames}x1x1", **prefixed, **kwargs)
+    report.class_text_gflops, report.class_text_prompts = class_text_flops(lazy)
+    return report
+
+
+def class_text_flops(lazy: Sequence[Any]) -> tuple[float, int]:
+    """GFLOPs of encoding the class lists of ``lazy`` (``LazyClassText``), and how many prompts.
+
+    Every prompt of a CLIP text tower has the same token length (the context length), so the tower
+    is counted on one prompt and scaled by classes x templates.
+    """
+    total, prompts = 0.0, 0
+    for t in lazy:
+        if t.probe is None:
+            continue
+        module, inputs = t.probe()
+        p = next(module.parameters(), None)
+        inputs = tuple(i.to(p.device) if p is not None and isinstance(i, torch.Tensor) else i for i in inputs)
+        one = count_flops(module, inputs).gflops_per_view
+        total += one * t.prompts
+        prompts += t.prompts
+    return total, prompts
 
 
 def flops_for_model(

@@ -34,6 +34,7 @@ def flops_of(prep) -> dict[str, Any]:
     from mmengine.registry import init_default_scope
 
     from bench.flops import count_recognizer, test_geometry
+    from bench.models.class_text import shape_only
     from protocols.engine import parse_views, set_classes
 
     cfg = copy.deepcopy(prep.cfg)
@@ -45,7 +46,8 @@ def flops_of(prep) -> dict[str, Any]:
     model_cfg = cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else dict(cfg.model)
     _strip_weights(model_cfg)
     init_default_scope(cfg.get("default_scope", "mmaction"))
-    model = MODELS.build(model_cfg).eval()
+    with shape_only():  # vocabularies a build would embed (alt's corpus, bike's lexicon): zeros of their shape
+        model = MODELS.build(model_cfg).eval()
     with torch.no_grad():
         report = count_recognizer(model, (3, frames, size, size), views=f"{frames}x{crops}x{clips}",
                                   text_modules=prep.method.text_modules,

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from mmaction.utils import register_all_modules
 
     from bench.flops import count_recognizer, test_geometry
+    from bench.models.class_text import shape_only
 
     cfg, text_modules, teacher_modules = _load(args)
     frames, size, crops, clips = test_geometry(cfg)
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     for mod in (cfg.get("custom_imports") or {}).get("imports", []):
         __import__(mod)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
-    model = MODELS.build(cfg.model).to(getattr(torch, args.dtype))
+    with shape_only():  # vocabularies a build would embed (alt's corpus, bike's lexicon): zeros of their shape
+        model = MODELS.build(cfg.model).to(getattr(torch, args.dtype))
     report = count_recognizer(model, (3, frames, size, size), views=views,
                               text_modules=args.text_modules if args.text_modules is not None else text_modules,
                               exclude_modules=list(args.exclude or []) + list(teacher_modules), max_depth=args.depth)

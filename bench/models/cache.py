@@ -215,6 +215,22 @@ class TextEmbeddingCache:
                 rows[t] = self.store.save(self.key(t), {"embedding": row}, {"encoder": self.encoder})["embedding"]
         return torch.stack([rows[t] for t in texts]) if texts else torch.empty(0)
 
+    def group_key(self, what: Mapping[str, Any]) -> str:
+        return _key({"kind": "text_embedding_group", "encoder": self.encoder, "weights": self.weights_hash,
+                     "what": dict(what)})
+
+    def encode_group(self, what: Mapping[str, Any], compute: Callable[[], Mapping[str, torch.Tensor]]) -> Tensors:
+        """One entry for a whole set of texts (a class list under its templates, say), keyed by ``what``.
+
+        ``what`` is JSON data naming everything the tensors depend on besides the encoder and its
+        weights (templates, class names, the reduction); ``compute()`` runs on a miss only.
+        """
+        key = self.group_key(what)
+        hit = self.store.load(key)
+        if hit is not None:
+            return hit
+        return self.store.save(key, compute(), {"encoder": self.encoder, "variant": str(what.get("variant", ""))})
+
 
 class TeacherFeatureCache:
     """Outputs of a frozen teacher per video (and sampling, preprocessing).

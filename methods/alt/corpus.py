@@ -143,10 +143,13 @@ def embed_texts(texts: Sequence[str], clip_arch: str, clip_weights: str | None, 
     import open_clip
 
     from bench.models.cache import TextEmbeddingCache
+    from bench.models.class_text import in_shape_only
     from bench.models.clip import file_sha256, resolve_weights
     from methods.baselines.clip_meanpool import clip_parts
 
     text = text_model if text_model is not None else clip_parts(clip_arch, clip_weights)[1]
+    if in_shape_only():  # a FLOPs build: only the (K, d) shape matters, the text tower is not run
+        return torch.zeros(len(texts), int(text.text_projection.shape[-1]))
     tokenizer = open_clip.get_tokenizer(clip_arch)
     device = next(text.parameters()).device
 

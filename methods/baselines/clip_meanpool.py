@@ -22,6 +22,7 @@ from torch import nn
 
 from bench.data.labels import resolve_class_names
 from bench.errors import ConfigError
+from bench.models.class_text import LazyClassText, encode_in_batches
 from bench.models.clip import create_clip_apart
 
 CLIP_MEAN = [122.770938, 116.7460125, 104.09373615]  # OpenAI CLIP normalisation, 0..255 scale
@@ -40,7 +41,7 @@ def clip_parts(arch: str, weights: str | None) -> tuple[nn.Module, nn.Module]:
     """
     model = _shared_clip(arch, weights)
     visual = copy.deepcopy(model.visual)
-    text = copy.deepcopy(model)
+    text = copy.deepcopy(model, memo={id(model.visual): None})  # the text side only: the image tower is not copied
     text.visual = None
     return visual, text
 
@@ -114,32 +115,54 @@ class CLIPTextHead(BaseHead):
         scale = text.logit_scale.detach().clone()
         self.logit_scale = nn.Parameter(scale, requires_grad=learn_logit_scale)
         self.class_names: list[str] = []
-        self.register_buffer("class_embeds", torch.empty(0), persistent=False)
+        # computed on first use, through the text-embedding cache (bench.models.class_text)
+        self.class_text = LazyClassText(
+            f"open_clip:{clip_arch}", self.text, "clip_text_head/template_mean_l2", self.templates,
+            compute=self._class_text, placeholder=self._class_text_shape, cache=not train_text, probe=self._text_probe)
         self.set_class_names(names)
+
+    def _class_text(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"embeds": self.encode_class_names(names)}
+
+    def _class_text_shape(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"embeds": torch.zeros(len(names), self.in_channels)}
 
     def encode_class_names(self, names: Sequence[str]) -> torch.Tensor:
         """L2-normalised template-ensemble embeddings, one row per class."""
         device = self.logit_scale.device
         tokens = self.tokenizer([t.format(n) for n in names for t in self.templates]).to(device)
-        # in chunks: K400 x 16 templates is 6400 prompts, too many activations for one batch
-        emb = torch.cat([self.text.encode_text(chunk) for chunk in tokens.split(256)])
-        emb = F.normalize(emb, dim=-1)
+        emb = F.normalize(encode_in_batches(self.text.encode_text, tokens), dim=-1)
         emb = emb.view(len(names), len(self.templates), -1).mean(dim=1)
         return F.normalize(emb, dim=-1)
 
+    def _text_probe(self) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+        """The text tower on one prompt (FLOPs are counted on it and scaled by classes x templates)."""
+        tokens = self.tokenizer([self.templates[0].format(self.class_names[0])])
+        return _EncodeText(self.text), (tokens.to(self.logit_scale.device),)
+
     def set_class_names(self, names: Sequence[str]) -> None:
-        """Score against ``names`` from now on (zero-shot transfer to another label set)."""
+        """Score against ``names`` from now on (zero-shot transfer); encoded at the next forward."""
         self.class_names = list(names)
         self.num_classes = len(self.class_names)
-        if not self.train_text:
-            with torch.no_grad():
-                self.class_embeds = self.encode_class_names(self.class_names)
+        self.class_text.set_names(self.class_names)
+
+    @property
+    def class_embeds(self) -> torch.Tensor:
+        """``(C, D)`` embeddings of the class names (computed on first use)."""
+        return self.class_text.get()["embeds"]
 
     def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         weights = self.encode_class_names(self.class_names) if self.train_text else self.class_embeds
-        if weights.device != x.device:
-            weights = self.class_embeds = weights.to(x.device)
-        return self.logit_scale.exp().clamp(max=100) * F.normalize(x, dim=-1) @ weights.t()
+        return self.logit_scale.exp().clamp(max=100) * F.normalize(x, dim=-1) @ weights.to(x.device).t()
+
+
+class _EncodeText(nn.Module):
+    def __init__(self, text: nn.Module) -> None:
+        super().__init__()
+        self.text = text
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.text.encode_text(tokens)
 
 
 @MODELS.register_module()

@@ -159,7 +159,10 @@ class AttributeGenerator(nn.Module):
         import open_clip
 
         from bench.models.cache import TextEmbeddingCache
+        from bench.models.class_text import in_shape_only
 
+        if in_shape_only():  # a FLOPs build: only the lexicon's shape matters, the text tower is not run
+            return torch.zeros(len(self.phrases), int(clip.text_projection.shape[-1]))
         tokenizer = open_clip.get_tokenizer(self.arch)
 
         def encode(texts: list[str]) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """``BIKEHead``: bike's Video branch (VCS, Sec. 2.3) and Attributes branch (Sec. 2.2), fused by Eq. (4).
 
 Scores are cosine similarities divided by the temperature (0.01, Sec. 3.1). Class-name
-embeddings of a frozen encoder are computed once per class list (``set_class_names``), so a
-zero-shot evaluation only swaps them. Fusion, Eq. (4): ``p = lambda * p_video + (1 - lambda) *
-p_attributes`` on the two branches' class probabilities (softmax of their scores); lambda =
-``attributes.fusion_weight`` (0.6 with a ViT-B video branch, 0.8 with ViT-L, appendix A.2).
+embeddings of a frozen encoder are computed once per class list, on first use after
+``set_class_names`` (``bench.models.class_text``), so a zero-shot evaluation only swaps them.
+Fusion, Eq. (4): ``p = lambda * p_video + (1 - lambda) * p_attributes`` on the two branches'
+class probabilities (softmax of their scores); lambda = ``attributes.fusion_weight`` (0.6 with a
+ViT-B video branch, 0.8 with ViT-L, appendix A.2).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import nn
 
 from bench.data.labels import resolve_class_names
 from bench.errors import ConfigError
+from bench.models.class_text import LazyClassText
 from methods.bike.attributes import AttributeGenerator, attribute_sentence
 from methods.bike.losses import distributed_infonce
 from methods.bike.text import CLIPTextTower, check_template
@@ -80,6 +82,16 @@ class BIKEHead(BaseHead):
         self.attr = self._attribute_options(attributes)
         self._build_attributes()
         self.class_names: list[str] = []
+        # class embeddings are computed on first use, through the text-embedding cache (bench.models.class_text)
+        self.video_text = LazyClassText(
+            f"open_clip:{clip_arch}", encoder, "bike/video_categories", [category_template],
+            compute=self._video_categories, placeholder=self._video_categories_shape, cache=category_frozen,
+            probe=self._text_probe)
+        self.attr_text = LazyClassText(
+            f"open_clip:{(self.attr['encoder'] or {}).get('clip_arch', clip_arch)}", self.attr_encoder,
+            "bike/attr_categories", [self.attr["category_template"]], compute=self._attr_category_dict,
+            placeholder=self._attr_categories_shape, cache="attributes" not in self.train_branches,
+            probe=self._attr_probe) if self.attributes_used else None
         self.set_class_names(names)
 
     @staticmethod
@@ -143,14 +155,40 @@ class BIKEHead(BaseHead):
     def _attr_categories(self, names: Sequence[str]) -> torch.Tensor:
         return self.attr_encoder.encode(names, self.attr["category_template"])[0]
 
+    def _attr_category_dict(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"cls": self._attr_categories(names)}
+
+    def _video_categories_shape(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Zeros shaped as ``_video_categories(names)`` (FLOP tracing), from the tokens alone."""
+        enc = self.category_encoder
+        mask = enc.name_mask(names, self.category_template,
+                             enc.tokenize([self.category_template.format(n) for n in names]))
+        mask = mask[:, mask.any(dim=0).nonzero().flatten()]
+        c, d = len(names), enc.embed_dim
+        return {"cls": torch.zeros(c, d), "words": torch.zeros(c, mask.shape[1], d), "word_mask": mask,
+                "mean_words": torch.zeros(c, d)}
+
+    def _attr_categories_shape(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"cls": torch.zeros(len(names), self.attr_encoder.embed_dim)}
+
+    def _text_probe(self) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+        """The category encoder on one prompt (FLOPs counted once and scaled by the classes)."""
+        return self.category_encoder, (self.category_encoder.tokenize(
+            [self.category_template.format(self.class_names[0])]),)
+
+    def _attr_probe(self) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+        return self.attr_encoder, (self.attr_encoder.tokenize(
+            [self.attr["category_template"].format(self.class_names[0])]),)
+
     def set_class_names(self, names: Sequence[str]) -> None:
-        """Score against ``names`` from now on (zero-shot transfer to another label set)."""
+        """Score against ``names`` from now on (zero-shot transfer); encoded on first use."""
+        enc = self.category_encoder  # names are checked now (tokens only); the encoder runs on first use
+        enc.name_mask(names, self.category_template, enc.tokenize([self.category_template.format(n) for n in names]))
         self.class_names = list(names)
         self.num_classes = len(self.class_names)
-        with torch.no_grad():
-            self._video_cache = {k: v.detach() for k, v in self._video_categories(self.class_names).items()}
-            self._attr_cache = (self._attr_categories(self.class_names).detach()
-                                if self.attributes_used else None)
+        self.video_text.set_names(self.class_names)
+        if self.attr_text is not None:
+            self.attr_text.set_names(self.class_names)
 
     def train(self, mode: bool = True) -> BIKEHead:
         """Entering eval mode refreshes the class embeddings of a text encoder that was being trained."""
@@ -164,13 +202,12 @@ class BIKEHead(BaseHead):
     def video_categories(self, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         if names is not None or (not self.category_frozen and self.training):
             return self._video_categories(names if names is not None else self.class_names)
-        device = next(self.category_encoder.parameters()).device
-        return {k: v.to(device) for k, v in self._video_cache.items()}
+        return self.video_text.get()
 
     def attr_categories(self, names: Sequence[str] | None = None) -> torch.Tensor:
         if names is not None or ("attributes" in self.train_branches and self.training):
             return self._attr_categories(names if names is not None else self.class_names)
-        return self._attr_cache.to(next(self.attr_encoder.parameters()).device)
+        return self.attr_text.get()["cls"]
 
     # -- scores -------------------------------------------------------------------------------
     def video_scores(self, frames: torch.Tensor, cats: dict[str, torch.Tensor]) -> torch.Tensor:
