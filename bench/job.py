@@ -95,7 +95,8 @@ def prepare(spec: RunSpec) -> Prepared:
     for ep in episodes:
         for split, classes in ((ep.train, ep.train_classes or ep.classes), (ep.test, ep.classes)):
             if split is not None and split.ann_file not in checked:
-                check_list(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}")
+                check_list(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}",
+                           classes=classes, multilabel=split.multilabel)
                 checked.add(split.ann_file)
     return Prepared(spec, method, protocol, dataset, cfg, episodes)
 
