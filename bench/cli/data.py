@@ -98,7 +98,7 @@ def _import(args: argparse.Namespace) -> int:
     for split in sorted(res.lists):
         drop = f", {res.dropped[split]} missing dropped" if res.dropped.get(split) else ""
         print(f"  {split:<14} {res.counts[split]:>7} videos{drop}  {res.lists[split]}")
-    n_missing = sum(len(v) for v in res.missing.values())
+    n_missing = len({k for v in res.missing.values() for k in v})
     if res.lists:
         print(f"  missing: {n_missing} (listed but not under the root: {res.out_dir / 'missing.txt'})")
         print(f"  unlisted: {len(res.unlisted)} (under the root but in no list: {res.out_dir / 'unlisted.txt'})")

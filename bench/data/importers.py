@@ -560,7 +560,7 @@ def write_lists(dataset: str, root: Path, out_dir: Path, records: list[Record], 
         used.add(path)
         by_split.setdefault(rec.split, []).append((path, rec.labels))
     unlisted = sorted(set(index.files) - used)
-    n_missing = sum(len(v) for v in missing.values())
+    n_missing = len({k for v in missing.values() for k in v})
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "missing.txt", "".join(f"{s} {k}\n" for s in sorted(missing) for k in sorted(missing[s])))
     write_atomic(out_dir / "unlisted.txt", "".join(f"{p}\n" for p in unlisted))
@@ -568,9 +568,10 @@ def write_lists(dataset: str, root: Path, out_dir: Path, records: list[Record], 
         per = ", ".join(f"{s}: {len(v)}" for s, v in sorted(missing.items()))
         first = next(iter(sorted(missing.items())))
         raise DataError(
-            f"bench data import {dataset}: {n_missing} videos listed in the annotations are missing under {root} "
-            f"({per}; first: {first[1][:3]}); their names are in {out_dir / 'missing.txt'}. Nothing was written "
-            f"except that report; rerun with --skip-missing to drop them (the lists then record how many)"
+            f"bench data import {dataset}: {n_missing} video(s) listed in the annotations are missing under {root} "
+            f"(per list: {per}; first: {first[1][:3]}); their names are in {out_dir / 'missing.txt'}. "
+            f"Nothing was written except that report; rerun with --skip-missing to drop them "
+            f"(the lists then record how many)"
         )
     lists: dict[str, Path] = {}
     counts: dict[str, int] = {}
