@@ -18,6 +18,7 @@ on ``train_split`` and tests on ``test_split`` (one episode, ``main``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,13 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
         out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
     out["num_test_videos"] = single["num_test_videos"]
     out["views"] = f"{views[0]}x{views[1]}"
+    from protocols.multilabel import MAP_DATASETS, map_of_dump
+
+    if episode.test.dataset in MAP_DATASETS:  # ActivityNet: mAP over the classes next to top-1
+        dump = ctx.work_dir / episode.name / "predictions_{}"
+        out["mAP_1view"] = map_of_dump(Path(str(dump).format("1view")), len(episode.classes))
+        out["mAP"] = out["mAP_1view"] if views == (1, 1) else map_of_dump(Path(str(dump).format("views")),
+                                                                          len(episode.classes))
     return out
 
 

@@ -26,7 +26,8 @@ from bench.registry import DATASETS
 
 LABELS_DIR = Path(__file__).resolve().parents[2] / "protocols" / "labels"
 # Keys of a dataset's user-config entry that are settings, not annotation files.
-NOT_SPLITS = {"root", "_source", "labels", "video_ext", "frames", "label_map", "multi_label", "layout"}
+NOT_SPLITS = {"root", "_source", "labels", "video_ext", "frames", "label_map", "multi_label", "layout",
+              "annotations"}
 
 
 @dataclasses.dataclass
@@ -169,6 +170,22 @@ def check_labels(ann_file: Path, items: list[tuple[int, str, int]], classes: lis
     )
 
 
+def official_format_hint(path: Path, first: str, fields: list[str]) -> str:
+    """A pointer to ``bench data import`` when a line looks like an official annotation file."""
+    line = " ".join([first, *fields])
+    hints = [
+        ("youtube_id" in line or (line.count(",") >= 3 and path.suffix == ".csv"), "a Kinetics CSV", "k400"),
+        (first.startswith(("[", "{")), "an SSV2 / ActivityNet JSON file", "ssv2"),
+        ("Charades" in path.name or line.startswith("id,subject"), "a Charades CSV", "charades"),
+        (path.name.startswith("testlist") and not fields, "a UCF-101 testlist (no labels)", "ucf101"),
+    ]
+    for hit, what, ds in hints:
+        if hit:
+            return (f". This looks like {what}, an official annotation file; convert it with "
+                    f"'bench data import {ds} --root <videos> --annotations <folder>' (protocols/README.md)")
+    return ""
+
+
 def check_list(ann_file: Path, video_root: Path, num_classes: int, source: str = "", max_report: int = 5,
                classes: list[str] | None = None, multilabel: bool = False) -> int:
     """Check that every video of a list exists under ``video_root`` and every label is a 0-based class index
@@ -180,12 +197,19 @@ def check_list(ann_file: Path, video_root: Path, num_classes: int, source: str =
     items = []
     for lineno, rel, fields in rows:
         if not multilabel and len(fields) != 1:
-            raise DataError(f"{ann_file}:{lineno}: expected '<path> <label>', got {' '.join([rel, *fields])!r}")
+            raise DataError(f"{ann_file}:{lineno}: expected '<path> <label>', got {' '.join([rel, *fields])!r}"
+                            f"{official_format_hint(Path(ann_file), rel, fields)}")
         for f in fields:
             try:
                 items.append((lineno, rel, int(f)))
             except ValueError:
-                raise DataError(f"{ann_file}:{lineno}: the label {f!r} is not an integer") from None
+                raise DataError(f"{ann_file}:{lineno}: the label {f!r} is not an integer"
+                                f"{official_format_hint(Path(ann_file), rel, fields)}") from None
+    if rows and Path(ann_file).name.endswith(tuple(f"_test_split{i}.txt" for i in (1, 2, 3))) and all(
+            "/" not in rel and fields and fields[0] in ("0", "1", "2") for _, rel, fields in rows):
+        raise DataError(f"{ann_file} is an official HMDB-51 split file: its 0/1/2 are split tags (1 train, 2 test, "
+                        f"0 unused), not labels, and its paths lack the class folder. Convert the folder of these "
+                        f"files with 'bench data import hmdb51 --root <videos> --annotations <folder>'")
     missing = [p for _, p, _ in rows if not (Path(video_root) / p).exists()]
     if missing:
         shown = ", ".join(str(Path(video_root) / p) for p in missing[:max_report])

@@ -351,6 +351,7 @@ READERS: dict[str, Callable[..., list[Record]]] = {
 }
 # Datasets whose lists hold several labels per line (MMAction2 ``multi_class=True``).
 MULTI_LABEL = {"charades"}
+OPTIONAL_SPLITS = ("test",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +474,7 @@ def read_header(path: Path) -> dict[str, Any]:
                 continue
             if key == "source":
                 out.setdefault("sources", []).append(value)
-            elif key in ("videos", "dropped_missing"):
+            elif value.isdigit():
                 out[key] = int(value)
     return out
 
@@ -507,8 +508,11 @@ def run_import(dataset: str, root: Path, annotations: Path | None = None, out_di
     reader = READERS[dataset]
     records = reader(ann, cmap, layout or accepted[0]) if accepted else reader(ann, cmap)
     index = VideoIndex(root, skip=out_dir)
-    return write_lists(dataset, root, out_dir, records, index, cmap.classes, skip_missing=skip_missing,
-                       sources=_sources(dataset, ann), entry_extra={"layout": layout} if layout else {})
+    check_folder = dataset not in ("ucf101", "hmdb51")
+    resolved = [(rec, resolve(rec, index, cmap.classes, check_folder=check_folder)) for rec in records]
+    extra = {"annotations": str(ann), **({"layout": layout} if layout else {})}
+    return write_lists(dataset, root, out_dir, resolved, index.files, skip_missing=skip_missing,
+                       sources=_sources(dataset, ann), entry_extra=extra)
 
 
 def _aliases(dataset: str) -> dict[str, str]:
@@ -544,22 +548,28 @@ def default_out_dir(dataset: str) -> Path:
     return settings.config_file().parent / "lists" / dataset
 
 
-def write_lists(dataset: str, root: Path, out_dir: Path, records: list[Record], index: VideoIndex,
-                classes: list[str], *, skip_missing: bool, sources: list[Path],
-                entry_extra: dict[str, Any] | None = None) -> ImportResult:
+def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Record, str | None]],
+                files: list[str], *, skip_missing: bool, sources: list[Path],
+                entry_extra: dict[str, Any] | None = None, header_extra: dict[str, dict[str, Any]] | None = None
+                ) -> ImportResult:
+    """Write the lists of resolved records (path None: missing); ``files``: every video under the root."""
     multi = dataset in MULTI_LABEL
     by_split: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     missing: dict[str, list[str]] = {}
     used: set[str] = set()
-    check_folder = dataset not in ("ucf101", "hmdb51")
-    for rec in records:
-        path = resolve(rec, index, classes, check_folder=check_folder)
+    records = [rec for rec, _ in resolved]
+    for rec, path in resolved:
         if path is None:
             missing.setdefault(rec.split, []).append(rec.key)
             continue
         used.add(path)
         by_split.setdefault(rec.split, []).append((path, rec.labels))
-    unlisted = sorted(set(index.files) - used)
+    # Kinetics' test videos are rarely downloaded (the test set is not evaluated on): a test split none of
+    # whose videos is present is left out instead of counting as missing
+    absent = [sp for sp in OPTIONAL_SPLITS if sp in missing and not by_split.get(sp)]
+    for sp in absent:
+        del missing[sp]
+    unlisted = sorted(set(files) - used)
     n_missing = len({k for v in missing.values() for k in v})
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "missing.txt", "".join(f"{s} {k}\n" for s in sorted(missing) for k in sorted(missing[s])))
@@ -594,7 +604,8 @@ def write_lists(dataset: str, root: Path, out_dir: Path, records: list[Record], 
         body = "".join(f"{list_line(p, labs)}\n" for p, labs in items)
         path = out_dir / f"{dataset}_{split}.txt"
         srcs = sorted(set(label_files) | split_files.get(split, set()))
-        write_atomic(path, header(dataset, split, srcs, len(items), dropped[split], multi) + body)
+        extra_lines = "".join(f"# {k}: {v}\n" for k, v in (header_extra or {}).get(split, {}).items())
+        write_atomic(path, header(dataset, split, srcs, len(items), dropped[split], multi) + extra_lines + body)
         lists[split] = path
         counts[split] = len(items)
     entry: dict[str, Any] = {"root": str(root), **{s: str(p) for s, p in lists.items()}}

@@ -48,7 +48,7 @@ def test_ucf101_official_lists_become_0_based_lists_by_class_name(official_tree,
     assert all("_g01_" in line for line in test)  # split 1 tests groups 1-7
     entry = yaml.safe_load(user_config.read_text())["datasets"]["ucf101"]
     assert entry["root"] == str(t["root"]) and entry["train_split1"] == str(out / "ucf101_train_split1.txt")
-    assert set(entry) == {"root", *(f"{k}_split{i}" for k in ("train", "val") for i in (1, 2, 3))}
+    assert set(entry) == {"root", "annotations", *(f"{k}_split{i}" for k in ("train", "val") for i in (1, 2, 3))}
     assert "missing: 0" in stdout and "unlisted: 0" in stdout
 
 
