@@ -77,14 +77,18 @@ def weight_sources(cfg) -> dict[str, Any]:
 _CHECKED_LISTS: dict[tuple[str, int, int, str, int], int] = {}
 
 
-def check_list_once(ann_file: Path, video_root: Path, num_classes: int, source: str) -> int:
-    """``check_list`` (every video exists, every label in range), once per list version and process."""
+def check_list_once(ann_file: Path, video_root: Path, num_classes: int, source: str,
+                    classes: list[str] | None = None, multilabel: bool = False) -> int:
+    """``check_list`` (every video exists, every label in range, class folders agree with labels, no 1-based
+    labels), once per list version and process."""
     from bench.data.catalog import check_list
 
     st = Path(ann_file).stat()
-    key = (str(Path(ann_file).resolve()), st.st_size, st.st_mtime_ns, str(video_root), num_classes)
+    key = (str(Path(ann_file).resolve()), st.st_size, st.st_mtime_ns, str(video_root), num_classes,
+           tuple(classes) if classes is not None else None, bool(multilabel))
     if key not in _CHECKED_LISTS:
-        _CHECKED_LISTS[key] = check_list(ann_file, video_root, num_classes, source=source)
+        _CHECKED_LISTS[key] = check_list(ann_file, video_root, num_classes, source=source, classes=classes,
+                                         multilabel=multilabel)
     return _CHECKED_LISTS[key]
 
 
@@ -112,7 +116,8 @@ def _check(spec: RunSpec) -> Prepared:
     for ep in episodes:
         for split, classes in ((ep.train, ep.train_classes or ep.classes), (ep.test, ep.classes)):
             if split is not None:
-                check_list_once(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}")
+                check_list_once(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}",
+                                classes=classes, multilabel=split.multilabel)
     return Prepared(spec, method, protocol, dataset, cfg, episodes)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from bench.errors import ConfigError
 from bench.registry import METHODS
 
-ALL_PROTOCOLS = ("supervised", "fewshot", "zeroshot", "ava", "linear_probe")
+ALL_PROTOCOLS = ("supervised", "fewshot", "zeroshot", "ava", "linear_probe", "charades")
 
 
 @dataclasses.dataclass(frozen=True)

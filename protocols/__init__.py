@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("supervised", "fewshot", "zeroshot", "ava", "linear_probe")
+MODULES = ("supervised", "fewshot", "zeroshot", "ava", "linear_probe", "multilabel")
 
 for _mod in MODULES:
     try:

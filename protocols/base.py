@@ -47,6 +47,7 @@ class Split:
         source: where ``ann_file`` came from when the protocol wrote it (a converted published
             split file, a class subset ...): the source file and its sha256, and how it was derived.
         files: other files the split is defined by (AVA's CSVs, proposals, exclusions), recorded with sha256.
+        multilabel: lines hold several labels (``<path> <l1> <l2> ...``; MMAction2 ``multi_class=True``).
     """
 
     ann_file: Path
@@ -54,6 +55,7 @@ class Split:
     dataset: str
     source: dict[str, Any] | None = None
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
+    multilabel: bool = False
 
     def describe(self) -> dict[str, Any]:
         data = Path(self.ann_file).read_bytes()
@@ -61,8 +63,12 @@ class Split:
             "dataset": self.dataset,
             "ann_file": str(self.ann_file),
             "sha256": hashlib.sha256(data).hexdigest(),
-            "num_videos": sum(1 for line in data.decode().splitlines() if line.strip()),
+            "num_videos": sum(1 for line in data.decode().splitlines() if line.strip() and not line.startswith("#")),
         }
+        if data.startswith(b"#"):  # the provenance header of an imported list (videos dropped as missing ...)
+            from bench.data.importers import read_header
+
+            d["import"] = read_header(Path(self.ann_file))
         if self.source:
             d["source"] = self.source
         if self.files:

@@ -7,18 +7,30 @@ Reports top-1, top-5 and mean class accuracy, single-view and multi-view. Views 
 single-view ones carry the suffix ``_1view``. ``average_clips`` (protocol parameter) sets the
 head's field; ``None`` keeps the method config's value. The trained weights are saved in the
 episode directory (``model_state.pth``) so that few-shot and zero-shot runs can start from them.
+
+``splits`` (e.g. ``[1, 2, 3]``): train and test each official split as one episode (``split<N>``:
+``train_split<N>`` / ``val_split<N>``; the shipped split files when the user configured only a
+root), and report each split (``top1_split1`` ...) and their mean as the headline, as UCF-101 and
+HMDB-51 results are reported. Left at ``null``, UCF-101 and HMDB-51 use ``[1, 2, 3]`` unless the
+user configured a ``train`` list or gave ``train_split``/``test_split``; every other dataset trains
+on ``train_split`` and tests on ``test_split`` (one episode, ``main``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.errors import ConfigError
-from protocols import engine
+from protocols import engine, lists
 from protocols.base import AVERAGE_CLIPS as AVERAGE_CLIPS_PARAM
-from protocols.base import EPOCHS, SPLIT, VIEWS, Episode, Protocol, register_protocol
+from protocols.base import EPOCHS, SPLIT, VIEWS, Episode, Param, Protocol, register_protocol
 
 METRICS = ("top1", "top5", "mean_class_acc")
+# Datasets with three official train/test splits, reported as the mean over the splits.
+THREE_SPLITS = ("ucf101", "hmdb51")
 AVERAGE_CLIPS = ("prob", "score")
 
 
@@ -45,6 +57,13 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
         out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
     out["num_test_videos"] = single["num_test_videos"]
     out["views"] = f"{views[0]}x{views[1]}"
+    from protocols.multilabel import MAP_DATASETS, map_of_dump
+
+    if episode.test.dataset in MAP_DATASETS:  # ActivityNet: mAP over the classes next to top-1
+        dump = ctx.work_dir / episode.name / "predictions_{}"
+        out["mAP_1view"] = map_of_dump(Path(str(dump).format("1view")), len(episode.classes))
+        out["mAP"] = out["mAP_1view"] if views == (1, 1) else map_of_dump(Path(str(dump).format("views")),
+                                                                          len(episode.classes))
     return out
 
 
@@ -52,30 +71,81 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 class Supervised(Protocol):
     name = "supervised"
     version = "1"
-    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None}
+    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
+                "splits": None}
     params = {"views": VIEWS, "train_split": SPLIT, "test_split": SPLIT, "epochs": EPOCHS,
-              "average_clips": AVERAGE_CLIPS_PARAM}
+              "average_clips": AVERAGE_CLIPS_PARAM,
+              "splits": Param("list", item="int", min=1, max=3, nonempty=True, nullable=True)}
 
     def validate_args(self) -> None:
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
         check_average_clips(self.name, self.args["average_clips"])
+        splits = self.args["splits"]
+        if splits is not None:
+            if (not isinstance(splits, list) or not splits or len(set(splits)) != len(splits)
+                    or any(s not in (1, 2, 3) or isinstance(s, bool) for s in splits)):
+                raise ConfigError(f"supervised.splits={splits!r}: expected null or a non-empty list of distinct "
+                                  f"split numbers drawn from [1, 2, 3]")
+            if self.args["train_split"] != "train" or self.args["test_split"] != "val":
+                raise ConfigError("supervised: give splits (train_split<N>/val_split<N> per split) or "
+                                  "train_split/test_split, not both")
+
+    def split_numbers(self, dataset) -> list[int] | None:
+        """The official splits to run (None: one train/test episode)."""
+        if self.args["splits"] is not None:
+            return list(self.args["splits"])
+        default_lists = self.args["train_split"] == "train" and self.args["test_split"] == "val"
+        if dataset.name in THREE_SPLITS and default_lists and "train" not in dataset.splits:
+            return [1, 2, 3]
+        return None
 
     def plan(self, spec, method, dataset) -> list[Episode]:
-        return [
-            Episode(
-                name="main",
-                classes=list(dataset.classes),
-                train=engine.split_of(dataset, self.args["train_split"]),
-                test=engine.split_of(dataset, self.args["test_split"]),
+        numbers = self.split_numbers(dataset)
+        if numbers is None:
+            return [Episode(
+                name="main", classes=list(dataset.classes),
+                train=lists.dataset_list(spec, dataset, self.args["train_split"]),
+                test=lists.dataset_list(spec, dataset, self.args["test_split"]),
                 params={"views": self.args["views"]},
-            )
-        ]
+            )]
+        return [Episode(
+            name=f"split{i}", classes=list(dataset.classes),
+            train=lists.dataset_list(spec, dataset, f"train_split{i}"),
+            test=lists.dataset_list(spec, dataset, f"val_split{i}"),
+            params={"views": self.args["views"], "split": i},
+        ) for i in numbers]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"])
         runner = engine.train(ctx, cfg)
         average = set_average_clips(runner.model, self.args["average_clips"])
-        return {**evaluate_views(ctx, episode, runner.model, self.views), "average_clips": average}
+        out = {**evaluate_views(ctx, episode, runner.model, self.views), "average_clips": average}
+        if "split" in episode.params:
+            out["split"] = episode.params["split"]
+        return out
+
+    def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        if not any("split" in r for r in results):
+            return super().aggregate(results)
+        return split_mean(results)
+
+
+def split_mean(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each split's metrics (``top1_split1`` ...) and their mean (the headline ``top1`` ...)."""
+    keys = [k for k in results[0] if isinstance(results[0][k], int | float) and not isinstance(results[0][k], bool)
+            and k not in ("split", "num_test_videos")]
+    out: dict[str, Any] = {}
+    for key in keys:
+        out[key] = float(np.mean([r[key] for r in results]))
+        for r in results:
+            out[f"{key}_split{r['split']}"] = r[key]
+    out["num_splits"] = len(results)
+    out["splits"] = [r["split"] for r in results]
+    out["num_test_videos"] = sum(r.get("num_test_videos") or 0 for r in results)
+    for key in ("views", "average_clips"):
+        if key in results[0]:
+            out[key] = results[0][key]
+    return out
 
 
 def check_average_clips(protocol: str, value) -> None:

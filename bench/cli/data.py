@@ -3,7 +3,11 @@
 ``bench data prepare [--size tiny|small|medium] [--only PART ...] [--no-verify]`` builds every
 synthetic dataset, the tiny CLIP and the tiny video backbone (or verifies them by checksum when
 already built) and prints where each went and how long it took. ``bench data ls`` lists the
-registered datasets with where their data comes from and, for synthetic ones, what is built.
+registered datasets with where their data comes from, the split lists present and the videos
+missing, and, for synthetic ones, what is built. ``bench data import <dataset> --root DIR
+[--annotations DIR] [--layout L] [--out DIR] [--skip-missing] [--print]`` reads a dataset's
+official annotation files and writes MMAction2 lists plus its user-config entry
+(``bench.data.importers``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prep.set_defaults(func=_prepare)
     ls = sub.add_parser("ls", help="list registered datasets")
     ls.add_argument("--size", default=None, help="synthetic size whose build status to show")
+    ls.add_argument("--no-check", action="store_true", help="do not count missing videos (faster)")
     ls.set_defaults(func=_ls)
+    imp = sub.add_parser("import", help="read a dataset's official annotation files, write MMAction2 lists")
+    imp.add_argument("dataset", help="ucf101, hmdb51, k400, k600, k700, k710, ssv2, ava, activitynet or charades")
+    imp.add_argument("--root", required=True, help="the folder the videos are under (any depth)")
+    imp.add_argument("--annotations", default=None, help="folder of the official annotation files (default: --root)")
+    imp.add_argument("--layout", default=None, help="activitynet: untrimmed (default, whole videos) or clips "
+                     "(one file <id>_<k> per segment); other datasets find their layout from the files")
+    imp.add_argument("--out", default=None, help="where to write the lists (default: lists/<dataset> next to the "
+                     "user config)")
+    imp.add_argument("--skip-missing", action="store_true", help="drop videos listed but missing (counted in "
+                     "the lists' headers) instead of refusing")
+    imp.add_argument("--print", dest="print_only", action="store_true",
+                     help="print the dataset's config entry instead of writing it into the user config")
+    imp.set_defaults(func=_import)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -64,4 +82,29 @@ def _ls(args: argparse.Namespace) -> int:
         print(f"{name:<14} {where}")
     for part in ("tiny_clip", "tiny_video"):
         print(f"{part:<14} synthetic ({size}: {'built' if built[part] else 'built on first use'})")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bench import settings
+    from bench.data import importers
+
+    res = importers.run_import(args.dataset, Path(args.root), Path(args.annotations) if args.annotations else None,
+                               Path(args.out) if args.out else None, layout=args.layout,
+                               skip_missing=args.skip_missing)
+    print(f"{res.dataset}: videos under {res.root}")
+    for split in sorted(res.lists):
+        drop = f", {res.dropped[split]} missing dropped" if res.dropped.get(split) else ""
+        print(f"  {split:<14} {res.counts[split]:>7} videos{drop}  {res.lists[split]}")
+    n_missing = len({k for v in res.missing.values() for k in v})
+    if res.lists:
+        print(f"  missing: {n_missing} (listed but not under the root: {res.out_dir / 'missing.txt'})")
+        print(f"  unlisted: {len(res.unlisted)} (under the root but in no list: {res.out_dir / 'unlisted.txt'})")
+    if args.print_only:
+        print(importers.entry_yaml(res.dataset, res.entry), end="")
+    else:
+        path = importers.write_entry(res.dataset, res.entry, settings.config_file())
+        print(f"wrote datasets.{res.dataset} into {path}")
     return 0

@@ -12,7 +12,7 @@ register_method(
         name="clip_meanpool",
         config_dir=Path(__file__).parent / "configs",
         sizes={"tiny": "clip_meanpool_tiny.py", "b16_8f": "clip_meanpool_vit-b16_8x224.py"},
-        protocols=("supervised", "fewshot", "zeroshot", "ava", "linear_probe"),
+        protocols=("supervised", "fewshot", "zeroshot", "ava", "linear_probe", "charades"),
         family="CLIP baseline",
         text_modules=("cls_head.text",),
     )

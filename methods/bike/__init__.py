@@ -26,7 +26,7 @@ register_method(
         name="bike",
         config_dir=Path(__file__).parent / "configs",
         sizes=SIZES,
-        protocols=("supervised", "fewshot", "zeroshot", "linear_probe"),
+        protocols=("supervised", "fewshot", "zeroshot", "linear_probe", "charades"),
         family="bike",
         text_modules=("cls_head.category_encoder", "cls_head.attr_encoder"),
         teacher_modules=("cls_head.attr_teacher",),

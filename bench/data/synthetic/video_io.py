@@ -55,3 +55,33 @@ def write_jpegs(folder: Path, frames: np.ndarray, tmpl: str = "img_{:05d}.jpg") 
     folder.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(frames, 1):
         Image.fromarray(img).save(folder / tmpl.format(i), quality=92)
+
+
+# Container and codec by file extension, for tiny real videos in the official layouts
+# (UCF-101 / HMDB-51 ship .avi, SSV2 .webm, Kinetics .mp4 or .mkv).
+CODECS = {".mp4": ("mp4", "libx264"), ".mkv": ("matroska", "libx264"), ".avi": ("avi", "mpeg4"),
+          ".webm": ("webm", "libvpx-vp9")}
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int = FPS) -> None:
+    """Encode ``frames`` (T, H, W, 3 uint8 RGB) into the container its extension names (``CODECS``)."""
+    path = Path(path)
+    if path.suffix.lower() == ".mp4":
+        return write_mp4(path, frames, fps)
+    fmt, codec = CODECS[path.suffix.lower()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    options = X264_OPTIONS if codec == "libx264" else {}
+    with av.open(str(tmp), mode="w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=fps, **({"options": options} if options else {}))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.thread_count = 1
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    os.replace(tmp, path)

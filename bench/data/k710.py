@@ -1,0 +1,110 @@
+"""Kinetics-710 from the official Kinetics-400/600/700 files, the way UniFormerV2's authors built it.
+
+UniFormerV2 (``DATASET.md``, "Kinetics-710"): merge the training sets of K400, K600 and K700,
+delete repeated videos by YouTube id, and remove every video that is in the validation or test
+set of any of the three (test videos of K400/K600 are in K700's training set); the classes are the
+union of the three label sets, 710 after merging renamed classes. Validation: the three
+validation sets merged, repeated YouTube ids deleted.
+
+Labels: ``protocols/labels/kinetics710.csv`` is MMAction2's ``tools/data/kinetics710/label_map_k710.txt``
+(K400's 400 classes first, under their K600/K700 names, then the classes new in K600 and K700);
+a class of version ``v`` goes to the K710 row MMAction2's UniFormerV2 configs map it to
+(``configs/recognition/uniformerv2/k710_channel_map/map_k{400,600,700}.json``, copied to
+``protocols/labels/k710``). Where a YouTube id occurs in several versions, the first of K400,
+K600, K700 gives its file and label (their labels agree after mapping, except where a later
+version relabelled a video: those are counted in the list header, ``relabelled``).
+
+The K400/K600/K700 entries must have been imported (``bench data import k400`` ...): their
+``root`` and ``annotations`` are read from the user config. Paths in the K710 lists are relative
+to ``--root`` (by default the deepest folder above the three roots).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bench import settings
+from bench.data import importers
+from bench.errors import DataError
+
+VERSIONS = ("k400", "k600", "k700")
+MAPS_DIR = importers.LABELS_DIR / "k710"
+
+
+def row_maps() -> dict[str, list[int]]:
+    """Version -> the K710 row of each of its classes (MMAction2's ``map_k*.json``), checked by name."""
+    k710 = importers.read_classes("k710")
+    out = {}
+    for v in VERSIONS:
+        rows = json.loads((MAPS_DIR / f"map_{v}.json").read_text())
+        classes = importers.read_classes(v)
+        if len(rows) != len(classes) or len(set(rows)) != len(rows) or max(rows) >= len(k710):
+            raise DataError(f"{MAPS_DIR / f'map_{v}.json'}: expected {len(classes)} distinct rows of 0..709")
+        out[v] = rows
+    return out
+
+
+def youtube_id(key: str) -> str:
+    """The YouTube id of a Kinetics file stem (``<id>_<start:06d>_<end:06d>`` or ``<id>``; ids are 11 characters)."""
+    return key[:11]
+
+
+def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False) -> importers.ImportResult:
+    entries = {v: settings.dataset_entry(v) for v in VERSIONS}
+    absent = [v for v, e in entries.items() if not e.get("root") or not e.get("annotations")]
+    if absent:
+        raise DataError(f"bench data import k710 builds Kinetics-710 from the official K400, K600 and K700 files: "
+                        f"import {', '.join(absent)} first ('bench data import {absent[0]} --root <videos> "
+                        f"--annotations <csv folder>'; the entry needs root and annotations, in "
+                        f"{settings.config_file()})")
+    roots = {v: Path(e["root"]) for v, e in entries.items()}
+    if root is None or str(root) in ("", "."):
+        root = Path(os.path.commonpath([str(r) for r in roots.values()]))
+    maps = row_maps()
+    records: dict[str, list[importers.Record]] = {}
+    sources = []
+    for v in VERSIONS:
+        ann = Path(entries[v]["annotations"])
+        cmap = importers.ClassMap(v, aliases=importers._aliases(v))
+        records[v] = importers.read_kinetics(ann, cmap)
+        sources += importers._sources(v, ann)
+    held_out = {youtube_id(r.key) for v in VERSIONS for r in records[v] if r.split in ("val", "test")}
+    chosen: dict[str, dict[str, tuple[str, importers.Record, importers.Record]]] = {"train": {}, "val": {}}
+    stats = {"train": {"duplicates": 0, "in_val_or_test": 0, "relabelled": 0}, "val": {"duplicates": 0,
+                                                                                       "relabelled": 0}}
+    for v in VERSIONS:
+        for r in records[v]:
+            if r.split not in chosen:
+                continue
+            yt = youtube_id(r.key)
+            if r.split == "train" and yt in held_out:
+                stats["train"]["in_val_or_test"] += 1
+                continue
+            labels = tuple(maps[v][lab] for lab in r.labels)
+            if yt in chosen[r.split]:
+                stats[r.split]["duplicates"] += 1
+                stats[r.split]["relabelled"] += chosen[r.split][yt][1].labels != labels
+                continue
+            chosen[r.split][yt] = (v, importers.Record(r.split, r.key, labels, r.where, kind="stem",
+                                                       alt_keys=r.alt_keys), r)
+    indexes = {v: importers.VideoIndex(roots[v], skip=out_dir) for v in VERSIONS}
+    version_classes = {v: importers.read_classes(v) for v in VERSIONS}
+    resolved, files = [], []
+    for v in VERSIONS:
+        files += [_rel(roots[v] / f, root) for f in indexes[v].files]
+    for split in ("train", "val"):
+        for yt in sorted(chosen[split]):
+            v, rec, original = chosen[split][yt]
+            # resolve with the version's own labels (class folders are named after the version's classes)
+            path = importers.resolve(original, indexes[v], version_classes[v], check_folder=True)
+            resolved.append((rec, None if path is None else _rel(roots[v] / path, root)))
+    res = importers.write_lists("k710", root, out_dir, resolved, files, skip_missing=skip_missing,
+                                sources=sorted(set(sources)), header_extra=stats)
+    res.entry["built_from"] = {v: entries[v]["root"] for v in VERSIONS}
+    return res
+
+
+def _rel(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
