@@ -33,14 +33,23 @@ def set_average_clips(model, value: str | None) -> str | None:
     return head.average_clips
 
 
-def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int]) -> dict[str, Any]:
-    """Single-view and (when different) multi-view test metrics of a trained model."""
-    single = engine.test(engine.episode_config(ctx, episode, (1, 1), name="1view"), model)
+def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int],
+                   test_resize: int | None = None, sampling: str | None = None) -> dict[str, Any]:
+    """Single-view and (when different) multi-view test metrics of a trained model.
+
+    ``test_resize``: the short side the test pipeline resizes to before its crops (None: the method
+    config's); ``sampling``: how the test clips' frames are taken (``protocols/sampling.py``)."""
+    opts = dict(test_resize=test_resize, sampling=sampling)
+    single = engine.test(engine.episode_config(ctx, episode, (1, 1), name="1view", **opts), model)
     out = {f"{k}_1view": single[k] for k in METRICS}
+    if test_resize is not None:
+        out["test_resize"] = test_resize
+    if sampling is not None:
+        out["sampling"] = sampling
     if views == (1, 1):
         out.update({k: single[k] for k in METRICS}, per_class=single["per_class"])
     else:
-        multi = engine.test(engine.episode_config(ctx, episode, views, name="views"), model)
+        multi = engine.test(engine.episode_config(ctx, episode, views, name="views", **opts), model)
         out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
     out["num_test_videos"] = single["num_test_videos"]
     out["views"] = f"{views[0]}x{views[1]}"
@@ -51,11 +60,19 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 class Supervised(Protocol):
     name = "supervised"
     version = "1"
-    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None}
+    defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
+                "report": "last", "test_resize": None, "sampling": None}
+    # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)
+    types = {"report": ("str", engine.REPORTS, "last"),
+             "test_resize": ("int|null", ">= 1", "null: the method config's test pipeline"),
+             "sampling": ("str|null", engine.SAMPLINGS, "null: the method config's protocol_defaults.views")}
 
     def validate_args(self) -> None:
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
         check_average_clips(self.name, self.args["average_clips"])
+        engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
+        engine.check_sampling(self.name, self.args["sampling"])
 
     def plan(self, spec, method, dataset) -> list[Episode]:
         return [
@@ -64,15 +81,18 @@ class Supervised(Protocol):
                 classes=list(dataset.classes),
                 train=engine.split_of(dataset, self.args["train_split"]),
                 test=engine.split_of(dataset, self.args["test_split"]),
-                params={"views": self.args["views"]},
+                params={"views": self.args["views"], "report": self.args["report"],
+                        "sampling": engine.view_sampling(spec, self.args["sampling"])},
             )
         ]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
-        cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"])
-        runner = engine.train(ctx, cfg)
+        opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
+        cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"], **opts)
+        runner = engine.train(ctx, cfg, report=self.args["report"])
         average = set_average_clips(runner.model, self.args["average_clips"])
-        return {**evaluate_views(ctx, episode, runner.model, self.views), "average_clips": average}
+        return {**evaluate_views(ctx, episode, runner.model, self.views, **opts), **engine.report_info(runner),
+                "average_clips": average}
 
 
 def check_average_clips(protocol: str, value) -> None:
