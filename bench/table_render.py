@@ -28,10 +28,13 @@ def _fmt(col: dict[str, Any], cell: Cell) -> str:
 
 def _texts(table: Table) -> list[list[str]]:
     out = []
-    for cells, origin in zip(table.rows, table.origins):
+    marks = table.marks or [""] * len(table.rows)
+    for cells, origin, mark in zip(table.rows, table.origins, marks):
         texts = [_fmt(c, cell) for c, cell in zip(table.columns, cells)]
         if origin != "published":
             texts[0] += " †"
+        if mark:
+            texts[0] += f" {mark}"
         out.append(texts)
     return out
 
@@ -58,7 +61,8 @@ def to_markdown(table: Table) -> str:
 
 
 _TEX_ESCAPE = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\~{}",
-               "^": r"\^{}", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$", "×": r"$\times$"}
+               "^": r"\^{}", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "§": r"\S{}",
+               "×": r"$\times$"}
 
 
 def _tex(text: str) -> str:

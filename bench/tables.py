@@ -59,6 +59,16 @@ class Table:
     rows: list[list[Cell]]
     origins: list[str]
     footnotes: list[str] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
+
+
+# Row marks for measured numbers computed another way than the default (issue 18): mark, field, value, footnote.
+MARKS = (
+    ("‡", "report", "best", "‡: reported at the best epoch (report: best; tested after every epoch on the test list, "
+                            "the maximum reported, as X-CLIP, ViFi-CLIP and BIKE report), not the last"),
+    ("§", "scoring", "frames", "§: zero-shot scored per frame (scoring: frames; BIKE's test_zeroshot.py path, "
+                               "softmax per frame averaged, no video head)"),
+)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -146,6 +156,11 @@ def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
         gflops_per_view=per_view, gflops_total=total, params_m=flops.get("params_m"),
         shots=(spec.get("protocol_args") or {}).get("shots"), source=f"measured {rec.get('run_id', '')}".strip(),
     )
+    metrics, args = rec.get("metrics") or {}, spec.get("protocol_args") or {}
+    for key in ("report", "scoring"):  # how the number was computed (marked in tables, MARKS)
+        value = metrics.get(key) if isinstance(metrics.get(key), str) else args.get(key)
+        if value is not None:
+            out[key] = value
     return out
 
 
@@ -340,13 +355,15 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         raise ConfigError(f"table spec {spec['name']!r} declares no columns")
     key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
     notes: list[str] = []
-    rows, origins, labels = [], [], []
+    rows, origins, labels, marks = [], [], [], []
     for group in _row_groups(entries, key):
         label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
         cells = [_metric_cell(c, group, notes, label) if "metric" in c else _field_cell(c, group) for c in cols]
         if all(c.value is None for c, col in zip(cells, cols) if "metric" in col) and any("metric" in c for c in cols):
             continue  # this row has none of the table's metrics
         kinds = {e.origin for e in group}
+        marks.append("".join(m for m, k, v, _ in MARKS
+                             if any(e.origin == "measured" and e.fields.get(k) == v for e in group)))
         rows.append(cells)
         origins.append("both" if len(kinds) > 1 else kinds.pop())
         labels.append(label)
@@ -361,14 +378,17 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
             raise ConfigError(f"table spec {spec['name']!r}: sort by {s.get('by')!r} is not a column; columns: {names}")
         j, desc = names.index(s["by"]), s.get("order", "asc") == "desc"
         order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
-        rows, origins = [rows[i] for i in order], [origins[i] for i in order]
+        rows, origins, marks = [rows[i] for i in order], [origins[i] for i in order], [marks[i] for i in order]
     _rank(rows, cols)
     if any(c.value is None for r in rows for c in r):
         notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
     if any(o != "published" for o in origins):
         notes.insert(0, "†: measured by this harness (mean ± std over seeds/episodes where repeated); "
                         "other rows are the papers' published numbers")
-    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes)
+    for m, _, _, note in reversed(MARKS):
+        if any(m in x for x in marks):
+            notes.insert(0, note)
+    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:

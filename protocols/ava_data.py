@@ -7,10 +7,22 @@ Files are AVA v2.x's as MMAction2 reads them: ground-truth CSV rows
 ``rawframes/<video_id>/img_{:05d}.jpg`` (or ``videos/<video_id>.mp4``).
 
 The metric is MMAction2's own (``mmaction.evaluation.functional.ava_eval``, the ActivityNet
-frame-mAP at IoU 0.5), called on the detection CSV; the three category groups are the same
-function restricted to a group's classes (its ``custom_classes`` argument). ``ava_eval`` maps
-its work over ``multiprocessing.Pool(32)`` and never closes the pool; ``frame_map`` runs that map
-in-process instead (identical results, no 32 processes per call on a small machine).
+frame-mAP at IoU 0.5), called once on the detection CSV: the overall mAP and the three category
+groups are its outputs (``person_movement``: ids <= 14, ``object_manipulation``: 15..63,
+``person_interaction``: >= 64), each the mean of the per-class APs of that one full evaluation.
+(A group mAP is not ``ava_eval`` re-run with ``custom_classes``: that drops the keyframes without
+a ground-truth box of the group, and their false positives with them.) The evaluated classes are
+the label map's (AVA: 60 of the 80 annotated actions); training uses every annotated action.
+A label map whose ids are not AVA's (the synthetic world) is evaluated with its ids renumbered
+into AVA's group ranges (``group_ids``), which changes no AP. ``ava_eval`` maps its work over
+``multiprocessing.Pool(32)`` and never closes the pool; ``frame_map`` runs that map in-process
+instead (identical results, no 32 processes per call on a small machine).
+
+Keyframe clips follow MMAction2's ``SampleAVAFrames`` (test mode): centre index
+``fps * (timestamp - timestamp_start) + start_index``, frames every ``frame_interval`` around it,
+clipped to the shot, then ``start_index`` added again (the frame file or decoder index read).
+Frames are resized with the aspect ratio kept (``Resize(scale=(-1, size))``, MMAction2's AVA test
+pipeline), or, for models that need a square input, letterboxed or squashed (``ava.resize``).
 """
 
 from __future__ import annotations
@@ -32,6 +44,11 @@ from bench.errors import DataError
 
 # AVA's action categories by label-map id (as AVA and MMAction2's ava_eval group them).
 AVA_GROUPS = {"pose": (1, 14), "object_interaction": (15, 63), "person_interaction": (64, 80)}
+# our metric keys -> the group outputs of MMAction2's ava_eval
+AVA_EVAL_KEYS = {"pose": "person_movement", "object_interaction": "object_manipulation",
+                 "person_interaction": "person_interaction"}
+AVA_ACTION_IDS = tuple(range(1, 81))  # the 80 annotated AVA actions (the label map evaluates 60 of them)
+RESIZES = ("keep_ratio", "letterbox", "square")
 
 
 @dataclasses.dataclass
@@ -48,6 +65,7 @@ class AVAFiles:
     timestamp_start: int
     filename_tmpl: str = "img_{:05d}.jpg"
     start_index: int = 1
+    timestamp_end: int | None = None
 
 
 def read_label_map(path: Path) -> list[tuple[int, str]]:
@@ -68,9 +86,10 @@ def write_pbtxt(items: list[tuple[int, str]], path: Path) -> Path:
     return path
 
 
-def read_gt(path: Path, label_ids: list[int]) -> dict[tuple[str, int], list[tuple[np.ndarray, set[int]]]]:
-    """Keyframe -> list of (box, action ids) per person; refuses action ids outside the label map."""
-    known = set(label_ids)
+def read_gt(path: Path, label_ids=None) -> dict[tuple[str, int], list[tuple[np.ndarray, set[int]]]]:
+    """Keyframe -> list of (box, action ids) per person; refuses action ids outside ``label_ids`` (when given:
+    the actions the split may annotate, e.g. AVA's 80; not the label map's 60, which only select what is scored)."""
+    known = None if label_ids is None else set(label_ids)
     persons: dict[tuple[str, int], dict[Any, tuple[np.ndarray, set[int]]]] = defaultdict(dict)
     with open(path, newline="") as f:
         for lineno, row in enumerate(csv.reader(f), 1):
@@ -81,11 +100,26 @@ def read_gt(path: Path, label_ids: list[int]) -> dict[tuple[str, int], list[tupl
             key = (row[0], int(float(row[1])))
             box = np.asarray([float(v) for v in row[2:6]], dtype=np.float32)
             action = int(row[6])
-            if action not in known:
-                raise DataError(f"{path}:{lineno}: action id {action} is not in the label map (ids {sorted(known)})")
+            if known is not None and action not in known:
+                raise DataError(f"{path}:{lineno}: action id {action} is not an action of this dataset "
+                                f"(accepted ids: {min(known)}..{max(known)}, {len(known)} actions)")
             pid = row[7] if len(row) == 8 else tuple(np.round(box, 3))
             persons[key].setdefault(pid, (box, set()))[1].add(action)
     return {k: list(v.values()) for k, v in sorted(persons.items())}
+
+
+def action_ids(path: Path) -> set[int]:
+    """Every action id a ground-truth CSV annotates."""
+    with open(path, newline="") as f:
+        return {int(row[6]) for row in csv.reader(f) if len(row) >= 7}
+
+
+def read_exclusions(path: Path | None) -> set[tuple[str, int]]:
+    """``(video_id, timestamp)`` keyframes of an excluded-timestamps CSV (empty without a file)."""
+    if path is None:
+        return set()
+    with open(path, newline="") as f:
+        return {(row[0], int(float(row[1]))) for row in csv.reader(f) if len(row) >= 2}
 
 
 def read_proposals(path: Path) -> dict[str, np.ndarray]:
@@ -93,31 +127,61 @@ def read_proposals(path: Path) -> dict[str, np.ndarray]:
         return pickle.load(f)  # noqa: S301 - the dataset's own proposal file
 
 
-def keyframe_boxes(proposals: dict[str, np.ndarray], key: tuple[str, int], thr: float) -> np.ndarray:
-    """Person boxes of a keyframe: proposals scoring at least ``thr``; the best one if none does;
-    the whole frame if the keyframe has no proposal (as MMAction2's AVADataset does at test time)."""
+def keyframe_boxes(proposals: dict[str, np.ndarray], key: tuple[str, int], thr: float,
+                   max_proposals: int = 1000) -> np.ndarray:
+    """Person boxes of a keyframe as MMAction2's ``AVADataset.get_data_info`` takes them: proposals scoring at
+    least ``min(thr, best score)`` (so every box tied at the best score when none reaches ``thr``), the first
+    ``max_proposals`` of them; the whole frame if the keyframe has no proposal."""
     props = proposals.get(f"{key[0]},{key[1]:04d}")
     if props is None or len(props) == 0:
         return np.asarray([[0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
     props = np.asarray(props, dtype=np.float32)
-    keep = props[props[:, 4] >= thr] if props.shape[1] > 4 else props
-    if len(keep) == 0:
-        keep = props[np.argsort(-props[:, 4])[:1]]
-    return keep[:, :4]
+    if props.shape[1] > 4:
+        props = props[props[:, 4] >= min(thr, float(props[:, 4].max()))]
+    return props[:max_proposals, :4]
+
+
+def clip_indices(ts: int, timestamp_start: int, fps: int, start_index: int, clip_len: int, interval: int,
+                 shot_end: int) -> np.ndarray:
+    """MMAction2's ``SampleAVAFrames`` in test mode: the indices of the frames read for keyframe ``ts``."""
+    center = fps * (ts - timestamp_start) + start_index
+    idx = center - (clip_len // 2) * interval + np.arange(clip_len) * interval
+    return np.clip(idx, 0, shot_end - 1) + start_index
+
+
+def resize_frame(img: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """``keep_ratio``: short side ``size`` (MMAction2's ``Resize(scale=(-1, size))``); ``letterbox``: long side
+    ``size`` (padded to a square in the batch); ``square``: squashed to ``size`` x ``size``."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if mode == "square":
+        out = (size, size)
+    else:
+        scale = size / min(h, w) if mode == "keep_ratio" else size / max(h, w)
+        out = (max(1, int(w * scale + 0.5)), max(1, int(h * scale + 0.5)))
+    return cv2.resize(np.ascontiguousarray(img), out, interpolation=cv2.INTER_LINEAR)
 
 
 class FrameReader:
-    """Reads the frames of a keyframe's clip, resized to ``size`` x ``size`` RGB, as ``(3, T, H, W)`` uint8."""
+    """Reads the frames of a keyframe's clip as ``(3, T, H, W)`` uint8 RGB, resized by ``resize`` (``RESIZES``)."""
 
-    def __init__(self, files: AVAFiles, clip_len: int, interval: int, size: int) -> None:
-        self.files, self.clip_len, self.interval, self.size = files, clip_len, interval, size
+    def __init__(self, files: AVAFiles, clip_len: int, interval: int, size: int, resize: str = "keep_ratio") -> None:
+        self.files, self.clip_len, self.interval, self.size, self.resize = files, clip_len, interval, size, resize
         self._counts: dict[str, int] = {}
         self._videos: dict[str, Any] = {}
 
-    def _indices(self, video: str, ts: int, total: int) -> np.ndarray:
-        center = int(round((ts - self.files.timestamp_start) * self.files.fps))
-        idx = center + (np.arange(self.clip_len) - self.clip_len // 2) * self.interval
-        return np.clip(idx, 0, total - 1)
+    def _shot_end(self, total: int) -> int:
+        f = self.files
+        if f.timestamp_end is not None:  # MMAction2's shot_info for frames: the annotated span
+            return min(total, (f.timestamp_end - f.timestamp_start) * f.fps)
+        return total
+
+    def indices(self, ts: int, total: int) -> np.ndarray:
+        """Frame numbers (files: ``filename_tmpl`` numbers; videos: decoder indices) of keyframe ``ts``."""
+        f = self.files
+        return clip_indices(ts, f.timestamp_start, f.fps, f.start_index, self.clip_len, self.interval,
+                            self._shot_end(total))
 
     def __call__(self, video: str, ts: int) -> np.ndarray:
         import cv2
@@ -127,20 +191,20 @@ class FrameReader:
             d = f.frames_dir / video
             total = self._counts.setdefault(video, sum(1 for _ in d.iterdir()))
             frames = []
-            for i in self._indices(video, ts, total):
-                img = cv2.imread(str(d / f.filename_tmpl.format(int(i) + f.start_index)))
+            for i in self.indices(ts, total):
+                img = cv2.imread(str(d / f.filename_tmpl.format(int(i))))
                 if img is None:
-                    raise DataError(f"cannot read frame {i + f.start_index} of {d}")
+                    raise DataError(f"cannot read frame {int(i)} of {d} (file {f.filename_tmpl.format(int(i))})")
                 frames.append(img[:, :, ::-1])
         elif f.videos_dir is not None and (f.videos_dir / f"{video}.mp4").exists():
             import decord
 
             vr = self._videos.setdefault(video, decord.VideoReader(str(f.videos_dir / f"{video}.mp4")))
-            frames = list(vr.get_batch(self._indices(video, ts, len(vr)).tolist()).asnumpy())
+            idx = np.minimum(self.indices(ts, len(vr)), len(vr) - 1)  # the second start_index may pass the end
+            frames = list(vr.get_batch(idx.tolist()).asnumpy())
         else:
             raise DataError(f"AVA video {video!r}: no frames under {f.frames_dir} and no video under {f.videos_dir}")
-        frames = [cv2.resize(np.ascontiguousarray(x), (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-                  for x in frames]
+        frames = [resize_frame(x, self.size, self.resize) for x in frames]
         return np.stack(frames).transpose(3, 0, 1, 2)
 
 
@@ -186,26 +250,55 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else 100 * float(x)
 
 
+def group_ids(groups: dict[str, list[int]]) -> dict[int, int]:
+    """Label-map id -> the id ``ava_eval`` sees: identity when every group's ids lie in AVA's range for it,
+    else each group's ids renumbered (in order) into that range (the synthetic world's label map)."""
+    if all(AVA_GROUPS[g][0] <= i <= AVA_GROUPS[g][1] for g, ids in groups.items() for i in ids):
+        return {i: i for ids in groups.values() for i in ids}
+    out = {}
+    for g, ids in groups.items():
+        lo, hi = AVA_GROUPS[g]
+        if len(ids) > hi - lo + 1:
+            raise DataError(f"AVA group {g!r} has {len(ids)} classes; AVA's id range for it holds {hi - lo + 1}")
+        out.update({i: lo + n for n, i in enumerate(sorted(ids))})
+    return out
+
+
+def _renumber(label_map: Path, gt_csv: Path, det_csv: Path, ids: dict[int, int], out: Path) -> tuple[Path, ...]:
+    """Copies of the label map and CSVs with ids renumbered by ``ids`` (rows of other ids dropped)."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = [(ids[i], n) for i, n in read_label_map(label_map) if i in ids]
+    paths = [write_pbtxt(sorted(items), out / "label_map.pbtxt")]
+    for src in (gt_csv, det_csv):
+        rows = []
+        with open(src, newline="") as f:
+            for row in csv.reader(f):
+                if len(row) >= 7 and int(row[6]) in ids:
+                    rows.append(",".join([*row[:6], str(ids[int(row[6])]), *row[7:]]))
+        dst = out / src.name
+        dst.write_text("".join(f"{r}\n" for r in rows))
+        paths.append(dst)
+    return tuple(paths)
+
+
 def frame_map(det_csv: Path, gt_csv: Path, label_map: Path, exclusions: Path | None,
               groups: dict[str, list[int]]) -> dict[str, Any]:
-    """Frame mAP@0.5 (percent) overall and per category group, by MMAction2's ``ava_eval``."""
+    """Frame mAP@0.5 (percent) overall and per category group: the outputs of one MMAction2 ``ava_eval``."""
     from mmaction.evaluation.functional import ava_eval
 
-    ids = [i for i, _ in read_label_map(label_map)]
-    out: dict[str, Any] = {}
-    # ava_eval also averages AVA's own id ranges (empty for other label maps: "mean of empty slice").
+    present = {i for i, _ in read_label_map(label_map)}
+    groups = {g: [i for i in ids if i in present] for g, ids in groups.items()}
+    ids = group_ids(groups)
+    if any(k != v for k, v in ids.items()) or set(ids) != present:
+        label_map, gt_csv, det_csv = _renumber(label_map, gt_csv, det_csv, ids, Path(det_csv).parent / "ava_ids")
+    # ava_eval averages AVA's id ranges; an empty range is NaN ("mean of empty slice"), recorded as None.
     with _in_process(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        out["mAP"] = _nan_to_none(ava_eval(str(det_csv), "mAP", str(label_map), str(gt_csv),
-                                           str(exclusions) if exclusions else None, verbose=False)["overall"])
-        for name, members in groups.items():
-            members = [i for i in members if i in ids]
-            if not members:
-                out[f"mAP_{name}"] = None
-                continue
-            res = ava_eval(str(det_csv), "mAP", str(label_map), str(gt_csv), str(exclusions) if exclusions else None,
-                           verbose=False, custom_classes=[0, *members])
-            out[f"mAP_{name}"] = _nan_to_none(res["overall"])
+        res = ava_eval(str(det_csv), "mAP", str(label_map), str(gt_csv), str(exclusions) if exclusions else None,
+                       verbose=False)
+    out: dict[str, Any] = {"mAP": _nan_to_none(float(res["overall"]))}
+    for name, key in AVA_EVAL_KEYS.items():
+        out[f"mAP_{name}"] = _nan_to_none(float(res[key])) if groups.get(name) else None
     return out
 
 

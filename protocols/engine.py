@@ -16,12 +16,59 @@ from typing import Any
 
 import bench.data.mm  # noqa: F401  (registers CheckedVideoDataset)
 import bench.metrics  # noqa: F401  (registers BenchAccMetric)
+import protocols.sampling  # noqa: F401  (registers ViewSample)
 from bench.errors import ConfigError
 from protocols.base import Episode, Split
 
 log = logging.getLogger(__name__)
-SAMPLERS = ("UniformSample", "SampleFrames")
+SAMPLERS = ("UniformSample", "SampleFrames", "ViewSample")
 CROPS = {1: "CenterCrop", 3: "ThreeCrop", 10: "TenCrop"}
+REPORTS = ("last", "best")
+SAMPLINGS = ("centre", "start", "random")
+
+
+def check_positive_int(protocol: str, key: str, value, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{protocol}.{key}={value!r}: expected a positive integer{' or null' if none_ok else ''}")
+
+
+def check_report(protocol: str, value) -> None:
+    if value not in REPORTS:
+        raise ConfigError(f"{protocol}.report={value!r}; accepted: {', '.join(REPORTS)} (last: the final epoch's "
+                          f"model; best: test every epoch and report the maximum, as X-CLIP/ViFi-CLIP/BIKE do)")
+
+
+def check_sampling(protocol: str, value) -> None:
+    if value is not None and value not in SAMPLINGS:
+        raise ConfigError(f"{protocol}.sampling={value!r}; accepted: {', '.join(SAMPLINGS)} or null "
+                          f"(the method config's protocol_defaults.views.sampling, else centre)")
+
+
+def resolved_config(spec):
+    """The method's MMEngine config for ``spec`` with its overrides applied (what the job runs)."""
+    from bench.method import apply_overrides, load_config
+
+    cfg = load_config(spec.method, spec.size)
+    apply_overrides(cfg, spec.overrides, where=f"overrides of run {spec.run_id}")
+    sync_frames(cfg)
+    return cfg
+
+
+def view_sampling(spec, value: str | None) -> str:
+    """The test views' frame sampling in effect: the protocol's, else the method config's, else ``centre``."""
+    if value is not None:
+        return value
+    sampling, _ = method_default(resolved_config(spec), "views", "sampling", "centre")
+    check_sampling(f"{spec.method} config protocol_defaults.views", sampling)
+    return sampling
+
+
+def method_default(cfg, section: str, key: str, fallback: Any) -> tuple[Any, str]:
+    """``cfg.protocol_defaults[section][key]`` and where it came from, else ``fallback``."""
+    value = ((cfg.get("protocol_defaults") or {}).get(section) or {}).get(key)
+    return (fallback, "harness default") if value is None else (value, "method config protocol_defaults")
 
 
 @dataclasses.dataclass
@@ -98,23 +145,53 @@ def sync_frames(cfg: Any) -> None:
                 step["clip_len"] = frames
 
 
-def _set_views(pipeline: list[dict], clips: int, crops: int) -> list[dict]:
+def _set_views(pipeline: list[dict], clips: int, crops: int, test_resize: int | None = None,
+               sampling: str | None = None, seed: int = 0, three_crop_resize: int | None = None) -> list[dict]:
+    """The test pipeline with ``clips`` x ``crops`` views, the short side resized to ``test_resize`` (when
+    given) and the clips' frames sampled by ``sampling`` (``centre``: the method's MMAction2 sampler in
+    test mode; ``start``/``random``: ``ViewSample``, see ``protocols/sampling.py``).
+    ``three_crop_resize``: the short side of 3-crop views when the public code resizes differently for
+    them (X-CLIP: 224 crops of a 224 short side); ``test_resize`` wins over it."""
     pipeline = copy.deepcopy(pipeline)
-    size = None
+    if test_resize is None and crops == 3 and three_crop_resize is not None:
+        test_resize = three_crop_resize
+    size, resized = None, False
     for container, i, step in list(pipeline_steps(pipeline)):
         if step["type"] in SAMPLERS:
+            if sampling in ("start", "random") and step["type"] != "ViewSample":
+                container[i] = step = dict(type="ViewSample", clip_len=step["clip_len"], source=step["type"],
+                                           frame_interval=step.get("frame_interval", 1))
+            if step["type"] == "ViewSample":
+                step.update(mode=sampling or step.get("mode", "centre"), seed=int(seed))
             step["num_clips"] = clips
             step["test_mode"] = True
+        if step["type"] == "Resize" and size is None and test_resize is not None:
+            container[i] = dict(type="Resize", scale=(-1, int(test_resize)))
+            resized = True
         if step["type"] in CROPS.values():
             size = step.get("crop_size", size)
             container[i] = dict(type=CROPS[crops], crop_size=size)
     if size is None:
         raise ConfigError("test_pipeline has no CenterCrop/ThreeCrop/TenCrop step; cannot set spatial views")
+    if test_resize is not None and not resized:
+        raise ConfigError(f"test_resize={test_resize!r}: the test pipeline has no Resize step before its crop")
     return pipeline
 
 
+def test_transform(pipeline: list[dict]) -> dict[str, Any]:
+    """The resize (short side) and crop of a test pipeline, as its README names them."""
+    resize = crop = None
+    for _, _, step in pipeline_steps(pipeline):
+        if step["type"] == "Resize" and crop is None:
+            resize = tuple(step["scale"])
+        if step["type"] in CROPS.values():
+            crop = (step["type"], step.get("crop_size"))
+    return {"resize": resize, "crop": crop}
+
+
 def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (1, 1), name: str = "test",
-                   repeat: int = 1, epochs: int | None = None):
+                   repeat: int = 1, epochs: int | None = None, test_resize: int | None = None,
+                   sampling: str | None = None):
     """The MMEngine config of one episode: classes, annotation lists, views and work dir set."""
     cfg = copy.deepcopy(ctx.cfg)
     cfg.work_dir = str(ctx.work_dir / episode.name)
@@ -135,7 +212,9 @@ def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (
         cfg.train_cfg["max_epochs"] = epochs
     tds = cfg.test_dataloader["dataset"]
     tds.update(ann_file=str(episode.test.ann_file), data_prefix=dict(video=str(episode.test.video_root)),
-               pipeline=_set_views(tds["pipeline"], *views))
+               pipeline=_set_views(tds["pipeline"], *views, test_resize=test_resize, sampling=sampling,
+                                   seed=int(ctx.spec.seed),
+                                   three_crop_resize=method_default(cfg, "views", "three_crop_resize", None)[0]))
     dump = ctx.work_dir / episode.name / f"predictions_{name}"
     cfg.test_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"),
                               dump_path=str(dump), class_names=list(episode.classes))
@@ -156,16 +235,73 @@ def build_runner(cfg, model=None):
     return Runner(model=model, experiment_name=f"test_{Path(cfg.work_dir).name}", cfg=cfg, **kwargs)
 
 
-def train(ctx: RunContext, cfg, init: Path | None = None):
+BEST_STATE = "best_state.pth"
+VAL_HISTORY = "val_history.json"
+
+
+def _hook_registry():
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    if "BestEpochHook" in HOOKS.module_dict:
+        return HOOKS.module_dict["BestEpochHook"]
+
+    @HOOKS.register_module()
+    class BestEpochHook(Hook):
+        """After every epoch's test pass: append top-1 to ``val_history.json``; keep the weights of the first
+        epoch with the highest top-1 (strictly greater, as X-CLIP's ``main.py`` and BIKE's ``train.py`` do)."""
+
+        priority = "LOW"
+
+        def __init__(self, work_dir: str, key: str = "acc/top1") -> None:
+            self.work_dir, self.key = Path(work_dir), key
+
+        def after_val_epoch(self, runner, metrics=None) -> None:
+            from mmengine.dist import is_main_process
+
+            from protocols import weights
+
+            if not metrics or self.key not in metrics or not is_main_process():
+                return
+            path = self.work_dir / VAL_HISTORY
+            history = json.loads(path.read_text()) if path.exists() else []
+            history = [h for h in history if h["epoch"] < runner.epoch]  # a resumed run re-tests its epochs
+            value = 100 * float(metrics[self.key])
+            if not history or value > max(h["top1"] for h in history):
+                weights.save_state(runner.model, self.work_dir / BEST_STATE)
+            history.append({"epoch": int(runner.epoch), "top1": value})
+            path.write_text(json.dumps(history, indent=1))
+
+    return BestEpochHook
+
+
+def _test_every_epoch(cfg) -> None:
+    """Add a test pass after every training epoch (single view, the episode's test list) and the best-epoch hook."""
+    _hook_registry()
+    cfg.val_dataloader = copy.deepcopy(cfg.test_dataloader)
+    cfg.val_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
+    cfg.val_cfg = dict(type="ValLoop")
+    cfg.train_cfg["val_interval"] = 1
+    cfg.train_cfg["val_begin"] = 1
+    hooks = list(cfg.get("custom_hooks") or [])
+    cfg.custom_hooks = [*hooks, dict(type="BestEpochHook", work_dir=str(cfg.work_dir))]
+
+
+def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
     """Train with MMEngine, resuming from the run's own last checkpoint when there is one.
 
     ``init``: a checkpoint of tensors to start from (``protocols.weights``); loaded into the
     built model before training (a resumed run then overwrites it with its own checkpoint).
-    The trained model's weights are saved as ``model_state.pth`` in the episode directory.
+    ``report="best"`` tests after every epoch and returns the model of the epoch with the
+    highest single-view top-1 (``runner.report`` says which and lists every epoch's top-1).
+    The returned model's weights are saved as ``model_state.pth`` in the episode directory.
     """
     from bench.checkpoint import trusted_resume
     from protocols import weights
 
+    check_report("train", report)
+    if report == "best":
+        _test_every_epoch(cfg)
     cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
     runner = build_runner(cfg)
     runner.init_info = None
@@ -180,8 +316,20 @@ def train(ctx: RunContext, cfg, init: Path | None = None):
         runner._init_model_weights = init_then_load
     with trusted_resume(Path(cfg.work_dir)):
         runner.train()
+    runner.report = {"report": report, "epochs_trained": int(runner.epoch)}
+    if report == "best":
+        history = json.loads((Path(cfg.work_dir) / VAL_HISTORY).read_text())
+        best = max(history, key=lambda h: h["top1"])  # the first epoch with the maximum
+        weights.apply_state(runner.model, weights.load_state(Path(cfg.work_dir) / BEST_STATE),
+                            Path(cfg.work_dir) / BEST_STATE)
+        runner.report.update(best_epoch=best["epoch"], per_epoch_top1=[h["top1"] for h in history])
     weights.save_state(runner.model, Path(cfg.work_dir) / weights.STATE_FILE)
     return runner
+
+
+def report_info(runner) -> dict[str, Any]:
+    """What a record says about the reported epoch (``report``, and for ``best`` which epoch it was)."""
+    return dict(getattr(runner, "report", None) or {"report": "last"})
 
 
 def build_model(cfg, init: Path | None = None):

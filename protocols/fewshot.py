@@ -7,9 +7,18 @@ dataset without a list for that K): ``np.random.default_rng([seed, K])`` picks K
 class. The published code draws with an unseeded ``random``; fixed lists are what makes runs
 comparable (see ../shared/data/README.md).
 
-An epoch keeps the length of a full-data epoch: the K-shot list is repeated
-``ceil(full train size / K-shot size)`` times (MMEngine's ``RepeatDataset``), as the published
-few-shot code does. Training may start from a checkpoint (``init_from``: a file of tensors, or
+How often an epoch repeats the K-shot list is ``repeat`` (MMEngine's ``RepeatDataset``):
+
+- ``floor``: ``full train size // K-shot size`` times, as BIKE's ``train.py`` does
+  (``n_repeat = len(train_data.video_list) // len(select_vids)``);
+- ``none``: the K-shot list itself, once per epoch, as X-CLIP's and ViFi-CLIP's ``main.py``
+  train it (50 epochs in their few-shot configs);
+- ``ceil``: ``ceil(full train size / K-shot size)`` times (an epoch at least as long as a
+  full-data one; no public code does exactly this, kept as a named choice).
+
+``repeat: null`` and ``epochs: null`` take the method config's ``protocol_defaults["fewshot"]``
+(each method's public code, see its README), else ``ceil`` and the config's ``max_epochs``.
+Training may start from a checkpoint (``init_from``: a file of tensors, or
 the run id of a finished supervised run, e.g. on Kinetics-400) or from the image-language model
 alone (``init_from: null``).
 """
@@ -28,6 +37,16 @@ from protocols.base import AVERAGE_CLIPS, EPOCHS, INIT_FROM, SPLIT, Episode, Par
 from protocols.supervised import check_average_clips, evaluate_views, set_average_clips
 
 LIST_SOURCES = ("published", "draw")
+REPEATS = ("ceil", "floor", "none")
+
+
+def repeat_times(mode: str, full_size: int, few_size: int) -> int:
+    """How many times an epoch goes through the K-shot list under ``mode`` (``REPEATS``)."""
+    if mode == "floor":
+        return max(1, full_size // few_size)
+    if mode == "ceil":
+        return math.ceil(full_size / few_size)
+    return 1
 
 
 def draw_fewshot(src: Split, classes: list[str], k: int, seed: int, dst) -> Split:
@@ -72,10 +91,17 @@ class FewShot(Protocol):
     name = "fewshot"
     version = "1"
     defaults = {"shots": 2, "list": "published", "seed": None, "train_split": "train_split1",
-                "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None}
+                "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None,
+                "repeat": None, "report": "last", "test_resize": None, "sampling": None}
+    # repeat / epochs / sampling null: the method config's protocol_defaults (else 'ceil', max_epochs, its views);
+    # test_resize null: the method config's test pipeline
     params = {"shots": Param("int", min=1), "list": Param("str", choices=LIST_SOURCES),
               "seed": Param("int", min=0, nullable=True), "train_split": SPLIT, "test_split": SPLIT,
-              "init_from": INIT_FROM, "epochs": EPOCHS, "average_clips": AVERAGE_CLIPS}
+              "init_from": INIT_FROM, "epochs": EPOCHS, "average_clips": AVERAGE_CLIPS,
+              "repeat": Param("str", choices=tuple(REPEATS), nullable=True),
+              "report": Param("str", choices=tuple(engine.REPORTS)),
+              "test_resize": Param("int", min=1, nullable=True),
+              "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
 
     def validate_args(self) -> None:
         k = self.args["shots"]
@@ -84,6 +110,31 @@ class FewShot(Protocol):
         if self.args["list"] not in LIST_SOURCES:
             raise ConfigError(f"fewshot.list={self.args['list']!r}; accepted: {', '.join(LIST_SOURCES)}")
         check_average_clips(self.name, self.args["average_clips"])
+        if self.args["repeat"] is not None and self.args["repeat"] not in REPEATS:
+            raise ConfigError(f"fewshot.repeat={self.args['repeat']!r}; accepted: {', '.join(REPEATS)} or null "
+                              f"(the method's default)")
+        engine.check_positive_int(self.name, "epochs", self.args["epochs"], none_ok=True)
+        engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
+        engine.check_sampling(self.name, self.args["sampling"])
+
+    def schedule(self, spec) -> dict[str, Any]:
+        """``repeat`` and ``epochs`` in effect, and where each came from (protocol, method config, fallback)."""
+        cfg = engine.resolved_config(spec)
+        method = dict((cfg.get("protocol_defaults") or {}).get(self.name) or {})
+        out = {}
+        for key, fallback in (("repeat", "ceil"), ("epochs", int(cfg.train_cfg["max_epochs"]))):
+            if self.args[key] is not None:
+                out[key], out[f"{key}_from"] = self.args[key], "protocol"
+            elif method.get(key) is not None:
+                out[key], out[f"{key}_from"] = method[key], f"{spec.method} config protocol_defaults"
+            else:
+                out[key], out[f"{key}_from"] = fallback, "harness default" if key == "repeat" else "max_epochs"
+        if out["repeat"] not in REPEATS:
+            raise ConfigError(f"{spec.method} config protocol_defaults.fewshot.repeat={out['repeat']!r}; accepted: "
+                              f"{', '.join(REPEATS)}")
+        engine.check_positive_int(self.name, "epochs", out["epochs"])
+        return out
 
     def _train_list(self, spec, dataset, full: Split, k: int) -> Split:
         published = dataset.extra.get("fewshot", {}).get(k) if dataset.synthetic else None
@@ -101,22 +152,29 @@ class FewShot(Protocol):
         check_k(full, dataset.classes, k)
         train = self._train_list(spec, dataset, full, k)
         check_exactly_k(train, dataset.classes, k)
-        repeat = math.ceil(len(read_annotation_list(full.ann_file)) / len(read_annotation_list(train.ann_file)))
+        full_size, few_size = len(read_annotation_list(full.ann_file)), len(read_annotation_list(train.ann_file))
+        sched = self.schedule(spec)
+        times = repeat_times(sched["repeat"], full_size, few_size)
         if self.args["init_from"] is not None:
             weights.resolve_init(self.args["init_from"], where="fewshot.init_from")
         return [Episode(
             name=f"{k}shot", classes=list(dataset.classes), train=train,
             test=lists.dataset_list(spec, dataset, self.args["test_split"]),
-            params={"shots": k, "repeat": repeat, "full_train_size": len(read_annotation_list(full.ann_file)),
-                    "views": "1x1", "init_from": self.args["init_from"]},
+            params={"shots": k, "repeat": times, "repeat_mode": sched["repeat"], "repeat_from": sched["repeat_from"],
+                    "epochs": sched["epochs"], "epochs_from": sched["epochs_from"], "epoch_length": times * few_size,
+                    "full_train_size": full_size, "views": "1x1", "init_from": self.args["init_from"],
+                    "report": self.args["report"], "sampling": engine.view_sampling(spec, self.args["sampling"])},
         )]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         init = None
         if self.args["init_from"] is not None:
             init = weights.resolve_init(self.args["init_from"], where="fewshot.init_from")
-        cfg = engine.episode_config(ctx, episode, repeat=episode.params["repeat"], epochs=self.args["epochs"])
-        runner = engine.train(ctx, cfg, init=init)
+        opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
+        cfg = engine.episode_config(ctx, episode, repeat=episode.params["repeat"], epochs=episode.params["epochs"],
+                                    **opts)
+        runner = engine.train(ctx, cfg, init=init, report=self.args["report"])
         average = set_average_clips(runner.model, self.args["average_clips"])
-        out = evaluate_views(ctx, episode, runner.model, (1, 1))
-        return {**out, "shots": episode.params["shots"], "average_clips": average, "init": runner.init_info}
+        out = evaluate_views(ctx, episode, runner.model, (1, 1), **opts)
+        return {**out, **engine.report_info(runner), "shots": episode.params["shots"], "average_clips": average,
+                "init": runner.init_info}

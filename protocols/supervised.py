@@ -46,14 +46,23 @@ def set_average_clips(model, value: str | None) -> str | None:
     return head.average_clips
 
 
-def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int]) -> dict[str, Any]:
-    """Single-view and (when different) multi-view test metrics of a trained model."""
-    single = engine.test(engine.episode_config(ctx, episode, (1, 1), name="1view"), model)
+def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, int],
+                   test_resize: int | None = None, sampling: str | None = None) -> dict[str, Any]:
+    """Single-view and (when different) multi-view test metrics of a trained model.
+
+    ``test_resize``: the short side the test pipeline resizes to before its crops (None: the method
+    config's); ``sampling``: how the test clips' frames are taken (``protocols/sampling.py``)."""
+    opts = dict(test_resize=test_resize, sampling=sampling)
+    single = engine.test(engine.episode_config(ctx, episode, (1, 1), name="1view", **opts), model)
     out = {f"{k}_1view": single[k] for k in METRICS}
+    if test_resize is not None:
+        out["test_resize"] = test_resize
+    if sampling is not None:
+        out["sampling"] = sampling
     if views == (1, 1):
         out.update({k: single[k] for k in METRICS}, per_class=single["per_class"])
     else:
-        multi = engine.test(engine.episode_config(ctx, episode, views, name="views"), model)
+        multi = engine.test(engine.episode_config(ctx, episode, views, name="views", **opts), model)
         out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
     out["num_test_videos"] = single["num_test_videos"]
     out["views"] = f"{views[0]}x{views[1]}"
@@ -72,10 +81,14 @@ class Supervised(Protocol):
     name = "supervised"
     version = "1"
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
-                "splits": None}
+                "splits": None, "report": "last", "test_resize": None, "sampling": None}
+    # test_resize null: the method config's test pipeline; sampling null: the method config's protocol_defaults.views
     params = {"views": VIEWS, "train_split": SPLIT, "test_split": SPLIT, "epochs": EPOCHS,
               "average_clips": AVERAGE_CLIPS_PARAM,
-              "splits": Param("list", item="int", min=1, max=3, nonempty=True, nullable=True)}
+              "splits": Param("list", item="int", min=1, max=3, nonempty=True, nullable=True),
+              "report": Param("str", choices=tuple(engine.REPORTS)),
+              "test_resize": Param("int", min=1, nullable=True),
+              "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
 
     def validate_args(self) -> None:
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
@@ -89,6 +102,9 @@ class Supervised(Protocol):
             if self.args["train_split"] != "train" or self.args["test_split"] != "val":
                 raise ConfigError("supervised: give splits (train_split<N>/val_split<N> per split) or "
                                   "train_split/test_split, not both")
+        engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
+        engine.check_sampling(self.name, self.args["sampling"])
 
     def split_numbers(self, dataset) -> list[int] | None:
         """The official splits to run (None: one train/test episode)."""
@@ -101,25 +117,29 @@ class Supervised(Protocol):
 
     def plan(self, spec, method, dataset) -> list[Episode]:
         numbers = self.split_numbers(dataset)
+        common = {"views": self.args["views"], "report": self.args["report"],
+                  "sampling": engine.view_sampling(spec, self.args["sampling"])}
         if numbers is None:
             return [Episode(
                 name="main", classes=list(dataset.classes),
                 train=lists.dataset_list(spec, dataset, self.args["train_split"]),
                 test=lists.dataset_list(spec, dataset, self.args["test_split"]),
-                params={"views": self.args["views"]},
+                params=dict(common),
             )]
         return [Episode(
             name=f"split{i}", classes=list(dataset.classes),
             train=lists.dataset_list(spec, dataset, f"train_split{i}"),
             test=lists.dataset_list(spec, dataset, f"val_split{i}"),
-            params={"views": self.args["views"], "split": i},
+            params={**common, "split": i},
         ) for i in numbers]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
-        cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"])
-        runner = engine.train(ctx, cfg)
+        opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
+        cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"], **opts)
+        runner = engine.train(ctx, cfg, report=self.args["report"])
         average = set_average_clips(runner.model, self.args["average_clips"])
-        out = {**evaluate_views(ctx, episode, runner.model, self.views), "average_clips": average}
+        out = {**evaluate_views(ctx, episode, runner.model, self.views, **opts), **engine.report_info(runner),
+               "average_clips": average}
         if "split" in episode.params:
             out["split"] = episode.params["split"]
         return out
@@ -142,7 +162,7 @@ def split_mean(results: list[dict[str, Any]]) -> dict[str, Any]:
     out["num_splits"] = len(results)
     out["splits"] = [r["split"] for r in results]
     out["num_test_videos"] = sum(r.get("num_test_videos") or 0 for r in results)
-    for key in ("views", "average_clips"):
+    for key in ("views", "average_clips", "report", "reported_epoch"):
         if key in results[0]:
             out[key] = results[0][key]
     return out

@@ -10,6 +10,16 @@ Modes (as the published code of X-CLIP, BIKE, Text4Vis and ViFi-CLIP runs them, 
 - ``full``: every class of the whole dataset (its ``full`` list).
 - ``k600``: the three shipped 160-class splits of the Kinetics-600 classes new in K600
   (synthetic: ``extra["zeroshot_splits"]``); mean and population std of top-1 and top-5.
+- ``splits``: X-CLIP's / ViFi-CLIP's protocol: all classes of the target, each of its three
+  official test splits (``val_split{1,2,3}``, ViFi-CLIP's ``datasets_splits/*/val{1,2,3}.txt``,
+  one config per split in ``configs/zero_shot/eval``) an episode, reported as the mean and std
+  of the three top-1s. Their code computes no std (one run per split config); we use ddof=0 as
+  for the other modes. ``splits`` (parameter) picks a subset (``[1]``: ALT's "UCF split 1").
+
+Scoring (``scoring``): ``model`` scores each video through the method's own test path;
+``frames`` is BIKE's published zero-shot path (``test_zeroshot.py``, ``compute_accuracy``):
+per-frame image-encoder features (no video head) against the L2-normalised class text
+features, ``softmax(100 * f_t . t_c)`` per frame, averaged over the frames (and views).
 
 The model is trained once (episode ``train``, on ``train_dataset``'s training list), or taken
 from ``init_from`` (a checkpoint file or a finished run's id), or is the image-language model
@@ -22,6 +32,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from bench.data.catalog import get_dataset, read_label_csv
 from bench.errors import ConfigError, DataError
@@ -40,7 +52,8 @@ from protocols.base import (
 )
 from protocols.supervised import check_average_clips, evaluate_views, set_average_clips
 
-MODES = ("half", "full", "k600")
+MODES = ("half", "full", "k600", "splits")
+SCORINGS = ("model", "frames")
 METRICS = ("top1", "top5", "mean_class_acc")
 # Twelve Kinetics-400 classes renamed in Kinetics-600 (K400 name -> K600 name); a K600 class under
 # its new name is still a K400 class, which is why rebuilding the 220 new classes by name gives 232.
@@ -85,11 +98,22 @@ class ZeroShot(Protocol):
     name = "zeroshot"
     version = "1"
     defaults = {"mode": "half", "train_dataset": None, "train_split": "train", "init_from": None, "repeats": 10,
-                "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None}
+                "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None, "splits": [1, 2, 3],
+                "scoring": "model", "test_resize": None, "sampling": None}
+    # splits: mode splits only; test_resize null: the method config's test pipeline; sampling null: the method
+    # config's protocol_defaults.views
     params = {"mode": Param("str", choices=MODES), "train_dataset": Param("str", nullable=True), "train_split": SPLIT,
               "init_from": INIT_FROM, "repeats": Param("int", min=1), "allow_overlap": Param("bool", nullable=True),
-              "views": VIEWS, "average_clips": AVERAGE_CLIPS, "epochs": EPOCHS}
+              "views": VIEWS, "average_clips": AVERAGE_CLIPS, "epochs": EPOCHS,
+              "splits": Param("list", item="int", min=1, max=3, nonempty=True),
+              "scoring": Param("str", choices=SCORINGS), "test_resize": Param("int", min=1, nullable=True),
+              "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
     requires_class_text = True
+    # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)
+    types = {"mode": ("str", MODES, "half"), "splits": ("list[int]", (1, 2, 3), "[1, 2, 3] (mode splits only)"),
+             "scoring": ("str", SCORINGS, "model"),
+             "test_resize": ("int|null", ">= 1", "null: the method config's test pipeline"),
+             "sampling": ("str|null", engine.SAMPLINGS, "null: the method config's protocol_defaults.views")}
 
     def validate_args(self) -> None:
         a = self.args
@@ -103,6 +127,16 @@ class ZeroShot(Protocol):
             raise ConfigError(f"zeroshot.allow_overlap={a['allow_overlap']!r}; accepted: true, false or null")
         self.views = engine.parse_views(a["views"], where="zeroshot.views")
         check_average_clips(self.name, a["average_clips"])
+        splits = a["splits"]
+        if (not isinstance(splits, list) or not splits or len(set(splits)) != len(splits)
+                or any(s not in (1, 2, 3) for s in splits)):
+            raise ConfigError(f"zeroshot.splits={splits!r}: expected a non-empty list of distinct splits from "
+                              f"[1, 2, 3]")
+        if a["scoring"] not in SCORINGS:
+            raise ConfigError(f"zeroshot.scoring={a['scoring']!r}; accepted: {', '.join(SCORINGS)} (frames: BIKE's "
+                              f"test_zeroshot.py path)")
+        engine.check_positive_int(self.name, "test_resize", a["test_resize"], none_ok=True)
+        engine.check_sampling(self.name, a["sampling"])
 
     @property
     def allow_overlap(self) -> bool:
@@ -130,6 +164,11 @@ class ZeroShot(Protocol):
             for i, (labels, split) in enumerate(_k600_splits(spec, dataset), 1):
                 out.append((f"split{i}", labels, split, {"split": i}))
             return out
+        if mode == "splits":
+            for i in self.args["splits"]:
+                out.append((f"split{i}", list(dataset.classes), lists.dataset_list(spec, dataset, f"val_split{i}"),
+                            {"split": i}))
+            return out
         full = lists.dataset_list(spec, dataset, "full")
         if mode == "full":
             return [("full", list(dataset.classes), full, {})]
@@ -149,6 +188,7 @@ class ZeroShot(Protocol):
             )
         train_classes, train_ep = self._training(spec)
         episodes = [train_ep] if train_ep is not None else []
+        sampling = engine.view_sampling(spec, self.args["sampling"])
         for name, classes, split, params in self._targets(spec, dataset):
             if train_classes is not None and not self.allow_overlap:
                 common = overlapping(train_classes, classes)
@@ -161,7 +201,8 @@ class ZeroShot(Protocol):
                 raise ConfigError("zeroshot.allow_overlap=false needs the training classes: give train_dataset or "
                                   "the run id of the run that trained the model")
             episodes.append(Episode(name, classes, test=split, train_classes=train_classes,
-                                    params={"role": "test", "mode": self.args["mode"], **params}))
+                                    params={"role": "test", "mode": self.args["mode"], "scoring": self.args["scoring"],
+                                            "sampling": sampling, **params}))
         return episodes
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
@@ -175,19 +216,23 @@ class ZeroShot(Protocol):
             init = weights.resolve_init(self.args["init_from"], where="zeroshot.init_from")
         else:
             init = None
-        cfg = engine.episode_config(ctx, episode, self.views)
+        opts = dict(test_resize=self.args["test_resize"], sampling=episode.params.get("sampling"))
+        cfg = engine.episode_config(ctx, episode, self.views, **opts)
         model = engine.build_model(cfg, init=init)
         if not hasattr(model, "set_class_names"):
             raise ConfigError(f"method {ctx.spec.method!r}: its model has no set_class_names(names); "
                               f"it cannot score the target's class names")
         model.set_class_names(episode.classes)  # the target's class names, never trained on
         average = set_average_clips(model, self.args["average_clips"])
-        out = evaluate_views(ctx, episode, model, self.views)
-        return {**out, "role": "test", "episode": episode.name, "average_clips": average, "init": model.init_info}
+        scoring = self.args["scoring"]
+        scorer = FrameScoring(model, ctx.spec.method) if scoring == "frames" else model
+        out = evaluate_views(ctx, episode, scorer, self.views, **opts)
+        return {**out, "role": "test", "episode": episode.name, "average_clips": average, "scoring": scoring,
+                "init": model.init_info}
 
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         tests = [r for r in results if r.get("role") == "test"]
-        out: dict[str, Any] = {"mode": self.args["mode"], "num_episodes": len(tests)}
+        out: dict[str, Any] = {"mode": self.args["mode"], "num_episodes": len(tests), "scoring": self.args["scoring"]}
         for key in METRICS:
             out[key], out[f"{key}_std"] = mean_std([r[key] for r in tests])
         out["per_episode"] = {r["episode"]: {k: r[k] for k in METRICS} for r in tests}
@@ -233,3 +278,56 @@ def _run_classes(init_from: str, path) -> list[str] | None:
         if "train" in info:
             return info.get("train_classes") or info.get("classes")
     return None
+
+
+def frame_parts(model, method: str):
+    """``(image encoder, class text features (C, D))`` of a model that BIKE's frame scoring can use.
+
+    The image encoder is the CLIP visual tower that encodes each frame (``backbone.visual``); the
+    class features are the sentence ([EOT]) embeddings of the class prompts the head scores against
+    (``cls_head.video_categories()["cls"]``, BIKE's ``cls_feature``)."""
+    visual = getattr(getattr(model, "backbone", None), "visual", None)
+    head = getattr(model, "cls_head", None)
+    if visual is None or not hasattr(head, "video_categories"):
+        raise ConfigError(f"zeroshot.scoring=frames (BIKE's test_zeroshot.py path) needs a model with a per-frame "
+                          f"image encoder (backbone.visual) and class sentence embeddings "
+                          f"(cls_head.video_categories()['cls']); method {method!r} has not")
+    return visual, head.video_categories()["cls"]
+
+
+def frame_probs(frame_features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    """BIKE's ``compute_accuracy``: ``softmax(100 * f @ normalize(t).T)`` per frame, mean over frames.
+
+    ``frame_features``: ``(B, N, D)`` image-encoder outputs of the N frames (of all views), not normalised
+    (as BIKE's ``encode_image`` returns them); ``text``: ``(C, D)``. Returns ``(B, C)`` probabilities."""
+    sims = 100.0 * frame_features.float() @ F.normalize(text.float(), dim=-1).t()
+    return sims.softmax(dim=-1).mean(dim=1)
+
+
+class FrameScoring(torch.nn.Module):
+    """A test-time model that scores videos the ``frames`` way (MMEngine's test loop calls ``test_step``)."""
+
+    def __init__(self, model, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+        self.data_preprocessor = model.data_preprocessor
+        frame_parts(model, method)  # refuse early
+
+    def test_step(self, data):
+        from mmengine.structures import LabelData
+
+        data = self.data_preprocessor(data, False)
+        inputs, samples = data["inputs"], data["data_samples"]
+        visual, text = frame_parts(self.model, self.method)
+        x = inputs if inputs.ndim == 6 else inputs[:, None]  # (B, views, C, T, H, W)
+        b, v, c, t, h, w = x.shape
+        with torch.no_grad():
+            feats = visual(x.permute(0, 1, 3, 2, 4, 5).reshape(b * v * t, c, h, w)).view(b, v * t, -1)
+            probs = frame_probs(feats, text.to(feats.device))
+        for sample, p in zip(samples, probs):
+            sample.pred_scores = LabelData(item=p)
+            sample.pred_labels = LabelData(item=p.argmax(dim=-1, keepdim=True))
+        return samples
+
+    def val_step(self, data):
+        return self.test_step(data)

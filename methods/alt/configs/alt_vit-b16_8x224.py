@@ -35,16 +35,21 @@ train_pipeline = [
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs"),
 ]
+# Test: X-CLIP's (datasets/build.py, build_dataloader): short side int(256 / 224 * 224) = 256, centre crop 224;
+# its 3-crop resizes to 224 and takes three 224 crops (protocol_defaults.views.three_crop_resize).
 test_pipeline = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
     dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="Resize", scale=(-1, 256)),
     dict(type="CenterCrop", crop_size=img_size),
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs"),
 ]
 val_pipeline = test_pipeline
+# Protocol defaults of X-CLIP's public code (ALT follows its protocols): few-shot on the K-shot list itself for
+# 50 epochs (configs/*/16_32.yaml EPOCHS, main.py); several test clips drawn at random (SampleFrames multiview).
+protocol_defaults = dict(fewshot=dict(repeat="none", epochs=50), views=dict(sampling="random", three_crop_resize=224))
 # Batch 256 over 8 GPUs (appendix B); few-shot: batch 64 and decoder lr x10 (README).
 train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))

@@ -42,16 +42,21 @@ train_pipeline = [
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
+# Test: BIKE's (utils/Augmentation.py get_augmentation, test_zeroshot.py): GroupScale(256) then centre crop 224;
+# its 3-crop (GroupFullResSample) takes three 224 crops of the same 256 short side.
 test_pipeline = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
     dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
+    dict(type="Resize", scale=(-1, 256)),
     dict(type="CenterCrop", crop_size=img_size),
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
 val_pipeline = test_pipeline
+# Protocol defaults of BIKE's public code: few-shot repeats floor(N_full / N_K) (train.py) for 20 epochs
+# (configs/*/*_few_shot.yaml); test frames at segment starts (datasets/video.py _get_test_indices).
+protocol_defaults = dict(fewshot=dict(repeat="floor", epochs=20), views=dict(sampling="start"))
 train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))
 

@@ -58,6 +58,10 @@ train_dataloader = dict(batch_size=8, num_workers=8, persistent_workers=True, da
 test_dataloader = dict(batch_size=4, num_workers=8, persistent_workers=True, dataset=dict(pipeline=test_pipeline))
 
 train_cfg = dict(max_epochs=max_epochs)
+# Protocol defaults (ftp's paper has no few-shot experiment): X-CLIP's few-shot repetition (the K-shot list itself,
+# once per epoch; the epochs stay this config's two-stage schedule); test frames as UniFormerV2's MMAction2 configs
+# sample them (UniformSample test mode).
+protocol_defaults = dict(fewshot=dict(repeat="none"), views=dict(sampling="centre"))
 # Table A2 (stage 1): AdamW lr 1e-5, betas 0.9/0.95, wd 0.05. Stage 2: lr 1.5e-6 (section 4.1; Table A3 lists
 # 1e-5), betas 0.9/0.999, wd 0.05.
 optim_wrapper = dict(

@@ -69,6 +69,9 @@ test_pipeline = [
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
 val_pipeline = test_pipeline
+# Protocol defaults (vlc's paper is silent on few-shot; its zero-shot follows X-CLIP): X-CLIP's few-shot (the K-shot
+# list itself, 50 epochs); test frames as UMT's MMAction2 config samples them (UniformSample test mode).
+protocol_defaults = dict(fewshot=dict(repeat="none", epochs=50), views=dict(sampling="centre"))
 
 dataset_type = "CheckedVideoDataset"
 train_dataloader = dict(
