@@ -32,12 +32,18 @@ class BIKEVideoEncoder(nn.Module):
         temporal_layers: layers of the temporal transformer (0: none; 6 in the paper).
         max_frames: size of the frame position embedding table (77, as the published code).
         frozen: freeze the image encoder.
+        temporal_act: activation of the temporal transformer's MLPs: ``'quick_gelu'`` (the public code's
+            ``modules/video_clip.py`` ``ResidualAttentionBlock``) or ``'gelu'`` (``nn.GELU``).
+        temporal_ln_eps: epsilon of its LayerNorms (1e-12 in the public code's ``LayerNorm``; 1e-5 = PyTorch's).
     """
 
     def __init__(self, clip_arch: str, clip_weights: str | None = None, temporal_layers: int = 6,
-                 max_frames: int = 77, frozen: bool = False) -> None:
+                 max_frames: int = 77, frozen: bool = False, temporal_act: str = "quick_gelu",
+                 temporal_ln_eps: float = 1e-12) -> None:
         super().__init__()
-        from open_clip.transformer import Transformer
+        from functools import partial
+
+        from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 
         self.visual, _ = clip_parts(clip_arch, clip_weights)
         if frozen:
@@ -45,10 +51,17 @@ class BIKEVideoEncoder(nn.Module):
         dim = int(self.visual.output_dim)
         if temporal_layers < 0:
             raise ConfigError(f"BIKEVideoEncoder.temporal_layers={temporal_layers}: must be >= 0")
+        acts = {"quick_gelu": QuickGELU, "gelu": nn.GELU}
+        if temporal_act not in acts:
+            raise ConfigError(f"BIKEVideoEncoder.temporal_act={temporal_act!r}; accepted: {', '.join(acts)}")
+        if not temporal_ln_eps > 0:
+            raise ConfigError(f"BIKEVideoEncoder.temporal_ln_eps={temporal_ln_eps!r}: must be > 0")
         self.temporal_layers, self.max_frames = temporal_layers, max_frames
         if temporal_layers:
             self.frame_pos = nn.Embedding(max_frames, dim)
-            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64))
+            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64),
+                                        act_layer=acts[temporal_act],
+                                        norm_layer=partial(LayerNorm, eps=float(temporal_ln_eps)))
             for m in [self.frame_pos, *self.temporal.modules()]:
                 if isinstance(m, nn.Linear | nn.Embedding):
                     nn.init.normal_(m.weight, std=0.02)

@@ -58,7 +58,8 @@ def test_saliency_sums_to_one_over_frames_for_every_video_and_category():
 
 
 def test_uniform_word_frame_similarity_reduces_vcs_to_mean_pooling():
-    """Words orthogonal to every frame: equal similarity everywhere, uniform saliency, VCS == mean pooling."""
+    """Words orthogonal to every frame: equal similarity everywhere, uniform saliency, VCS == mean pooling
+    (in the paper's reading: cosine of the spotted video, mean of the normalised frames)."""
     g = torch.Generator().manual_seed(1)
     frames = torch.cat([torch.randn(2, 6, 4, generator=g), torch.zeros(2, 6, 4)], dim=-1)  # span e1..e4
     words = torch.cat([torch.zeros(3, 2, 4), torch.randn(3, 2, 4, generator=g)], dim=-1)  # span e5..e8
@@ -66,11 +67,11 @@ def test_uniform_word_frame_similarity_reduces_vcs_to_mean_pooling():
     cls = torch.randn(3, 8, generator=g)
     sal = concept_saliency(frames, words, mask)
     assert torch.allclose(sal, torch.full_like(sal, 1 / 6), atol=1e-6)
-    vcs = category_scores(frames, cls, words, mask, "vcs")
-    mean = category_scores(frames, cls, aggregation="mean")
+    vcs = category_scores(frames, cls, words, mask, "vcs", renormalise=True)
+    mean = category_scores(frames, cls, aggregation="mean", mean_pool="normalised")
     assert torch.allclose(vcs, mean, atol=1e-6)
-    assert not torch.allclose(category_scores(frames, cls, torch.randn(3, 2, 8, generator=g), mask, "vcs"), mean,
-                              atol=1e-3), "informative words change the pooling"
+    informative = category_scores(frames, cls, torch.randn(3, 2, 8, generator=g), mask, "vcs", renormalise=True)
+    assert not torch.allclose(informative, mean, atol=1e-3), "informative words change the pooling"
 
 
 # -- attributes (Sec. 2.2) --------------------------------------------------------------------------------------
