@@ -325,12 +325,19 @@ def test_every_size_has_a_config_with_its_frames_resolution_and_paper_settings()
         assert clip_lens == {cfg.num_frames}, size
         assert any("filename" in s.get("meta_keys", ()) for s in cfg.test_pipeline), size
         assert head.temperature == 0.01 and head.vcs_temperature == 0.01 and head.aggregation == "vcs"
+        # the public code's readings are the defaults (methods/bike/README.md, "Public code vs paper")
+        assert (head.vcs_words, head.vcs_renormalise, head.mean_pool) == ("context", False, "raw"), size
+        assert (head.logit_scale, head.test_temperature, head.loss, attrs.train) == ("learned", 1.0, "nce_kl", "mlp")
+        assert cfg.model.backbone.get("temporal_act", "quick_gelu") == "quick_gelu", size
+        assert cfg.param_scheduler[0]["start_factor"] < 1e-6, "the public warm-up starts at 0"
         if size == "tiny":
             continue
         frames = int(size.split("_")[-1].rstrip("f"))
         assert cfg.num_frames == frames and cfg.img_size == (336 if "336" in size else 224)
         assert cfg.model.backbone.temporal_layers == 6 and attrs.num == 5
         assert attrs.teacher.clip_arch == "ViT-L-14" and attrs.teacher.num_frames == 8
-        assert attrs.fusion_weight == (0.8 if size.startswith("l14") else 0.6)
+        assert attrs.fusion_weight == (0.8 if size.startswith("l14") else 0.7)  # public fusion_acc: 0.7
+        short = {s["scale"][1] for s in cfg.train_pipeline if s["type"] == "Resize" and s["scale"][0] == -1}
+        assert short == {336 if "336" in size else 256}, (size, short)  # public get_augmentation scale_size
         assert cfg.optim_wrapper.optimizer.lr == 5e-5 and cfg.optim_wrapper.optimizer.weight_decay == 0.2
         assert cfg.train_cfg.max_epochs == (20 if size.startswith("l14") else 30)

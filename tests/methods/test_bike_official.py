@@ -300,3 +300,73 @@ def test_every_clip_parameter_of_every_bike_config_is_at_the_clip_rate():
                 assert wd_of[id(p)] == pytest.approx(0.2), (size, variant, name)
             if variant.startswith("unlocked"):
                 assert any(n.startswith("cls_head.category_encoder") for n, _ in trained), (size, variant)
+
+
+# -- the paper's readings as switches: each changes exactly the piece it names ----------------------------------
+def _pieces(model) -> dict[str, torch.Tensor]:
+    """Outputs of every piece of the model on fixed inputs (same seeds, same weights for every build)."""
+    head = model.cls_head
+    g = torch.Generator().manual_seed(12)
+    clips = torch.randn(4, 3, 8, 64, 64, generator=g)
+    frames_in = torch.randn(4, 8, 64, generator=g)
+    sent, cats_a = torch.randn(4, 64, generator=g), torch.randn(len(NAMES), 64, generator=g)
+    labels = torch.tensor([0, 1, 2, 0])
+    out: dict[str, torch.Tensor] = {}
+    model.eval()
+    with torch.no_grad():
+        cats = head.video_categories()
+        agg = head.aggregation
+        for name in ("vcs", "mean"):
+            head.aggregation = name
+            out[name] = head.video_sims(frames_in, cats)
+        head.aggregation = agg
+        out["temporal"] = model.backbone(clips)
+        out["attr"] = head.attribute_sims(sent, cats_a)
+        out["scale_video"] = torch.as_tensor(float(head.train_scale("video")))
+        out["scale_attr"] = torch.as_tensor(float(head.train_scale("attributes")))
+        views = torch.cat([clips, clips.flip(-1)])  # 2 views of each video
+        out["predict"] = head.predict_scores(model.backbone(views), 2, clips, None)
+    model.train()
+    losses = head.loss_branches(model.backbone(clips), labels, clips, None)
+    out.update({k: v.detach() for k, v in losses.items()})
+    return out
+
+
+SWITCHES = {
+    "cls_head.vcs_words=name": ({"vcs", "loss_video", "predict"}),
+    "cls_head.vcs_renormalise=True": ({"vcs", "loss_video", "predict"}),
+    "cls_head.mean_pool=normalised": ({"mean"}),
+    "cls_head.logit_scale=fixed": ({"scale_video", "scale_attr", "loss_video", "loss_attributes"}),
+    "cls_head.test_temperature=0.01": ({"predict"}),
+    "cls_head.loss=soft_ce": ({"loss_video", "loss_attributes"}),
+    "cls_head.attributes.fusion_weight=0.6": ({"predict"}),
+    "cls_head.attributes.train=encoder": ({"attr", "loss_attributes", "predict"}),
+    "backbone.temporal_act=gelu": ({"temporal", "loss_video", "predict"}),
+    "backbone.temporal_ln_eps=1e-5": ({"temporal", "loss_video", "predict"}),
+}
+# a change of the LayerNorm epsilon moves the features by ~1e-6 relative: downstream scalars may round to the same
+MAY_STAY = {"backbone.temporal_ln_eps=1e-5": {"loss_video", "predict"}}
+
+
+def _switched(key: str):
+    cfg = _tiny_cfg(train_branches=["video", "attributes"])
+    path, raw = key.split("=")
+    val = {"True": True, "name": "name", "normalised": "normalised", "fixed": "fixed", "soft_ce": "soft_ce",
+           "encoder": "encoder", "gelu": "gelu"}.get(raw)
+    val = float(raw) if val is None else val
+    node = cfg.model
+    *parents, leaf = path.split(".")
+    for p in parents:
+        node = node[p]
+    node[leaf] = val
+    return cfg.model
+
+
+@pytest.mark.slow
+def test_each_paper_switch_changes_exactly_the_piece_it_names():
+    base = _pieces(_build(_tiny_cfg(train_branches=["video", "attributes"]).model))
+    for key, changed in SWITCHES.items():
+        other = _pieces(_build(_switched(key)))
+        moved = {k for k in base if not torch.equal(base[k], other[k])}
+        may_stay = MAY_STAY.get(key, set())
+        assert changed - may_stay <= moved <= changed, (key, sorted(moved), sorted(changed))

@@ -122,8 +122,12 @@ optim_wrapper = dict(
     optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.2),
     paramwise_cfg=dict(custom_keys={key: dict(lr_mult=0.1) for key in clip_param_keys}),
 )
+# The public WarmupCosineAnnealingLR warms up from 0 (utils/lr_scheduler.py, warmup_lrs=0). MMEngine's LinearLR
+# divides by its start factor after the first step (0 raises ZeroDivisionError), so it starts at 1e-8 x lr.
+warmup_start_factor = 1e-8
 param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
+    dict(type="LinearLR", start_factor=warmup_start_factor, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
     dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
          end=max_epochs, convert_to_iter_based=True),
 ]

@@ -60,7 +60,8 @@ warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
+    dict(type="LinearLR", start_factor=_base_.warmup_start_factor, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
     dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
          end=max_epochs, convert_to_iter_based=True),
 ]
