@@ -458,3 +458,57 @@ def build_from_config(path: str, overrides: dict[str, Any] | None = None) -> nn.
         raise ConfigError(f"config {path!r} has no 'model' entry")
     register_all_modules()
     return MODELS.build(cfg.model)
+
+
+# -- the "linear-only" convention (bench flops --convention linear-only) -------------------------------------------
+LINEAR_ONLY = ("linear-only: MACs of the nn.Linear / nn.Conv{1,2,3}d modules as they are called (thop's rule: exact "
+               "types, forward hooks); attention matmuls and nn.MultiheadAttention count zero; parameters of the "
+               "modules counted")
+_LINEAR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def count_linear_only(module: nn.Module, inputs: tuple[Any, ...], *, views: str = "1x1x1") -> dict[str, Any]:
+    """One view of ``module(*inputs)`` counted as thop counts it (how BIKE's published GFLOPs were made).
+
+    A forward hook on every module whose type is exactly ``nn.Linear`` or ``nn.ConvNd`` adds
+    ``out.numel() * in_features`` (Linear) or ``out.numel() * (in_channels / groups * kernel + bias)``
+    (Conv); parameters are those of the hooked modules that ran. Subclasses do not match (thop looks
+    types up exactly), so ``nn.MultiheadAttention``'s ``out_proj`` (a Linear subclass that its functional
+    forward never calls) and the attention matmuls count zero.
+    """
+    n_views(views)
+    macs: list[int] = []
+    params: dict[int, int] = {}
+
+    def hook(m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+        if isinstance(m, nn.Linear):
+            macs.append(out.numel() * m.in_features)
+        else:
+            kernel = prod(m.kernel_size)
+            macs.append(out.numel() * (m.in_channels // m.groups * kernel + (1 if m.bias is not None else 0)))
+        params[id(m)] = sum(p.numel() for p in m.parameters(recurse=False))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if type(m) in _LINEAR_TYPES]
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        module.train(was_training)
+    per_view = sum(macs) / 1e9
+    return {"gflops_per_view": per_view, "gflops_total": per_view * n_views(views), "views": views,
+            "params_m": sum(params.values()) / 1e6, "convention": LINEAR_ONLY}
+
+
+def count_recognizer_linear_only(model: nn.Module, input_shape: Sequence[int], *,
+                                 views: str | None = None) -> dict[str, Any]:
+    """``count_linear_only`` on one view of a recognizer's inference path (as ``count_recognizer``)."""
+    full = recognizer_input_shape(model, input_shape)
+    frames = full[3] if len(full) == 6 else full[1]
+    param = next(model.parameters(), None)
+    x = torch.zeros(full, device=param.device if param is not None else "cpu",
+                    dtype=param.dtype if param is not None and param.is_floating_point() else torch.float32)
+    return count_linear_only(_RecognizerView(model), (x,), views=views or f"{frames}x1x1")

@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="dtype to trace in (bfloat16 is faster on CPUs with AMX; counts are identical)")
     p.add_argument("--depth", type=int, default=2, help="depth of the per-module table")
     p.add_argument("--json", action="store_true", help="print the record's flops dict as JSON instead")
+    p.add_argument("--convention", choices=("mac", "linear-only"), default="mac",
+                   help="mac: every multiply-add (fvcore plus the ops it misses; what records hold); linear-only: "
+                        "Linear/Conv modules only, as thop counts (BIKE's published GFLOPs and parameters)")
     p.set_defaults(func=run)
 
 
@@ -94,6 +97,17 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     with shape_only():  # vocabularies a build would embed (alt's corpus, bike's lexicon): zeros of their shape
         model = MODELS.build(cfg.model).to(getattr(torch, args.dtype))
+    if args.convention == "linear-only":
+        from bench.flops import count_recognizer_linear_only
+
+        rec = count_recognizer_linear_only(model, (3, frames, size, size), views=views)
+        if args.json:
+            print(json.dumps(rec, indent=2))
+        else:
+            print(f"{args.target}: input (3, {frames}, {size}, {size}) per view\nconvention: {rec['convention']}")
+            print(f"GFLOPs per view: {rec['gflops_per_view']:.2f}   views: {views}   total: {rec['gflops_total']:.1f}"
+                  f" GFLOPs   params of the counted modules (M): {rec['params_m']:.2f}")
+        return 0
     report = count_recognizer(model, (3, frames, size, size), views=views,
                               text_modules=args.text_modules if args.text_modules is not None else text_modules,
                               exclude_modules=list(args.exclude or []) + list(teacher_modules), max_depth=args.depth)

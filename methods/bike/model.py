@@ -53,17 +53,19 @@ class BIKEVideoEncoder(nn.Module):
         temporal_layers: layers of the temporal transformer (0: none; 6 in the paper).
         max_frames: size of the frame position embedding table (77, as the published code).
         frozen: freeze the image encoder.
+        temporal_act: activation of the temporal transformer's MLPs: ``'quick_gelu'`` (the public code's
+            ``modules/video_clip.py`` ``ResidualAttentionBlock``) or ``'gelu'`` (``nn.GELU``).
+        temporal_ln_eps: epsilon of its LayerNorms (1e-12 in the public code's ``LayerNorm``; 1e-5 = PyTorch's).
         temporal_weights: BIKE's released model file (``k400-vit-b-16-f8.pt``): its
-            ``fusion_model_state_dict`` fills the frame positions and the temporal transformer, strictly.
-        temporal_block: ``bike`` (QuickGELU MLPs, LayerNorm eps 1e-12: BIKE's ``modules/video_clip.py``),
-            ``open_clip`` (GELU, eps 1e-5) or ``auto`` (``bike`` with ``temporal_weights``, else ``open_clip``).
+            ``fusion_model_state_dict`` fills the frame positions and the temporal transformer, strictly
+            (it needs the public code's block: ``quick_gelu`` and eps 1e-12, the defaults).
     """
 
     def __init__(self, clip_arch: str, clip_weights: str | None = None, temporal_layers: int = 6,
-                 max_frames: int = 77, frozen: bool = False, temporal_weights: str | None = None,
-                 temporal_block: str = "auto") -> None:
+                 max_frames: int = 77, frozen: bool = False, temporal_act: str = "quick_gelu",
+                 temporal_ln_eps: float = 1e-12, temporal_weights: str | None = None) -> None:
         super().__init__()
-        import functools
+        from functools import partial
 
         from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 
@@ -73,15 +75,21 @@ class BIKEVideoEncoder(nn.Module):
         dim = int(self.visual.output_dim)
         if temporal_layers < 0:
             raise ConfigError(f"BIKEVideoEncoder.temporal_layers={temporal_layers}: must be >= 0")
+        acts = {"quick_gelu": QuickGELU, "gelu": nn.GELU}
+        if temporal_act not in acts:
+            raise ConfigError(f"BIKEVideoEncoder.temporal_act={temporal_act!r}; accepted: {', '.join(acts)}")
+        if not temporal_ln_eps > 0:
+            raise ConfigError(f"BIKEVideoEncoder.temporal_ln_eps={temporal_ln_eps!r}: must be > 0")
         self.temporal_layers, self.max_frames = temporal_layers, max_frames
         if temporal_layers:
             self.frame_pos = nn.Embedding(max_frames, dim)
-            if temporal_block not in ("auto", "bike", "open_clip"):
-                raise ConfigError(f"BIKEVideoEncoder.temporal_block={temporal_block!r}; accepted: auto, bike, "
-                                  "open_clip")
-            bike_block = temporal_block == "bike" or (temporal_block == "auto" and bool(temporal_weights))
-            extra = dict(act_layer=QuickGELU, norm_layer=functools.partial(LayerNorm, eps=1e-12)) if bike_block else {}
-            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64), **extra)
+            if temporal_weights and (temporal_act != "quick_gelu" or float(temporal_ln_eps) != 1e-12):
+                raise ConfigError(f"BIKEVideoEncoder.temporal_weights={temporal_weights!r} is BIKE's released "
+                                  f"temporal transformer, trained with QuickGELU and LayerNorm eps 1e-12; got "
+                                  f"temporal_act={temporal_act!r}, temporal_ln_eps={temporal_ln_eps!r}")
+            self.temporal = Transformer(width=dim, layers=temporal_layers, heads=max(1, dim // 64),
+                                        act_layer=acts[temporal_act],
+                                        norm_layer=partial(LayerNorm, eps=float(temporal_ln_eps)))
             for m in [self.frame_pos, *self.temporal.modules()]:
                 if isinstance(m, nn.Linear | nn.Embedding):
                     nn.init.normal_(m.weight, std=0.02)

@@ -1,11 +1,17 @@
 """Video Concept Spotting (VCS), bike paper Sec. 2.3, Eqs. (5)-(6): parameter-free temporal saliency.
 
-Each word of a category name is scored against each frame (cosine similarity); a softmax with
+Each word of a category is scored against each frame (cosine similarity); a softmax with
 temperature over the frames turns the scores of one word into a distribution over time; the
 distributions of the words are averaged into one saliency per frame (so it sums to 1 over the
 frames); the saliency-weighted sum of the frame embeddings is the video embedding *for that
 category*. Recognition then scores each category against its own spotted video embedding.
-Mean pooling (Table 6a's baseline) is the same scoring with uniform saliency.
+
+What the public code computes (``modules/video_clip.py``, ``video_header.get_logits``, whwu95/BIKE) is
+the default: the "words" are all context positions of the prompted sentence (the head passes a mask
+over every position), and the spotted video ``v_att`` is scored as ``v_att . c`` without being
+normalised again (``renormalise=False``). Mean pooling ('DP' there) averages the raw frame embeddings
+and then normalises (``mean_pool='raw'``). The paper's reading (name tokens only, cosine of the spotted
+video, mean of normalised frames) is a set of switches; see ``methods/bike/README.md``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import torch.nn.functional as F
 from bench.errors import ConfigError
 
 AGGREGATIONS = ("vcs", "mean")
+MEAN_POOLS = ("raw", "normalised")
 
 
 def concept_saliency(frames: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
@@ -24,8 +31,8 @@ def concept_saliency(frames: torch.Tensor, words: torch.Tensor, word_mask: torch
 
     Args:
         frames: frame embeddings ``(B, T, D)``.
-        words: word embeddings of the category names ``(C, W, D)`` (padded).
-        word_mask: ``(C, W)``, True on the positions that are words of the name.
+        words: word embeddings of the categories ``(C, W, D)`` (padded).
+        word_mask: ``(C, W)``, True on the positions whose per-word distributions are averaged.
         temperature: softmax temperature over frames (0.01 in the published code).
 
     Returns:
@@ -42,7 +49,7 @@ def concept_saliency(frames: torch.Tensor, words: torch.Tensor, word_mask: torch
     sims = torch.einsum("cwd,btd->bcwt", w, f)  # word-to-frame relevancy
     per_word = torch.softmax(sims / temperature, dim=-1)  # a distribution over frames per word
     mask = word_mask.to(per_word.dtype)[None, :, :, None]
-    return (per_word * mask).sum(dim=2) / counts.to(per_word.dtype)[None, :, None]  # mean over the name's words
+    return (per_word * mask).sum(dim=2) / counts.to(per_word.dtype)[None, :, None]  # mean over the masked words
 
 
 def spot(frames: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
@@ -52,19 +59,25 @@ def spot(frames: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
 
 def category_scores(frames: torch.Tensor, class_embeds: torch.Tensor, words: torch.Tensor | None = None,
                     word_mask: torch.Tensor | None = None, aggregation: str = "vcs",
-                    temperature: float = 0.01) -> torch.Tensor:
-    """Cosine similarity of every video with every category, ``(B, C)``.
+                    temperature: float = 0.01, renormalise: bool = False, mean_pool: str = "raw") -> torch.Tensor:
+    """Similarity of every video with every category, ``(B, C)`` (unscaled).
 
-    ``aggregation='vcs'``: the video embedding of category ``c`` is spotted with ``c``'s words;
-    ``'mean'``: mean pooling of the (normalised) frame embeddings, the same for all categories.
+    ``aggregation='vcs'``: the video embedding of category ``c`` is spotted with ``c``'s words and scored
+    as ``v_att . c_hat`` (``renormalise=True``: cosine, the paper's reading); ``'mean'``: one video embedding
+    for all categories, ``mean_pool='raw'`` = normalise(mean of the raw frames) (public code 'DP'),
+    ``'normalised'`` = normalise(mean of the normalised frames).
     """
     if aggregation not in AGGREGATIONS:
         raise ConfigError(f"temporal aggregation {aggregation!r}; accepted: {', '.join(AGGREGATIONS)}")
     cls = F.normalize(class_embeds, dim=-1)
     if aggregation == "mean":
-        video = F.normalize(F.normalize(frames, dim=-1).mean(dim=1), dim=-1)
-        return video @ cls.t()
+        if mean_pool not in MEAN_POOLS:
+            raise ConfigError(f"mean_pool={mean_pool!r}; accepted: {', '.join(MEAN_POOLS)}")
+        pooled = frames.mean(dim=1) if mean_pool == "raw" else F.normalize(frames, dim=-1).mean(dim=1)
+        return F.normalize(pooled, dim=-1) @ cls.t()
     if words is None or word_mask is None:
         raise ConfigError("VCS needs the word embeddings and word mask of the category names")
-    video = F.normalize(spot(frames, concept_saliency(frames, words, word_mask, temperature)), dim=-1)
+    video = spot(frames, concept_saliency(frames, words, word_mask, temperature))
+    if renormalise:
+        video = F.normalize(video, dim=-1)
     return torch.einsum("bcd,cd->bc", video, cls)

@@ -13,12 +13,13 @@ model = dict(
     cls_head=dict(clip_arch=clip_arch, clip_weights=clip_weights),
 )
 
-# The base's pipelines were evaluated at 224: restated at 336 (short side 384 before the random crop).
+# The base's pipelines were evaluated at 224: restated at 336. Short side 336 before the random crop, as the public
+# utils/Augmentation.py get_augmentation (scale_size = 256 at 224, else the input size).
 train_pipeline = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=_base_.num_frames, num_clips=1),
     dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 384)),
+    dict(type="Resize", scale=(-1, img_size)),
     dict(type="RandomResizedCrop"),
     dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
     dict(type="Flip", flip_ratio=0.5),
