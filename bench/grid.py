@@ -186,8 +186,29 @@ def validate(specs: list[RunSpec], what: str = "grid") -> None:
     from bench.job import validate as validate_spec
 
     problems = []
+    checked: set[str] = set()
     for spec in specs:
-        for p in validate_spec(spec):
+        for p in validate_spec(spec) or _artefact_problems(spec, checked):
             problems.append(f"cell #{spec.cell} ({spec.case or spec.run_id}): {p}")
     if problems:
         raise ValidationError(problems, what=what)
+
+
+def _artefact_problems(spec: RunSpec, checked: set[str]) -> list[str]:
+    """Problems with the producers a cell needs (``bench.artefacts``): each producer's own run is checked too."""
+    from bench import artefacts
+    from bench.errors import BenchError
+    from bench.job import validate as validate_spec
+
+    try:
+        arts = artefacts.consumes(spec)
+    except BenchError as e:
+        return [f"its shared artefacts: {e}"]
+    problems = []
+    for a in arts:
+        pspec = a.job.get("spec")
+        if a.done() or not pspec or a.key in checked:
+            continue
+        checked.add(a.key)
+        problems += [f"producer of {a.describe()}: {p}" for p in validate_spec(RunSpec.from_dict(pspec))]
+    return problems

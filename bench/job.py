@@ -178,6 +178,18 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = True
     return record
 
 
+def _consumed_artefacts(spec: RunSpec, work_dir: Path) -> list[dict[str, Any]]:
+    """Check that the artefacts ``spec`` consumes exist (else its producer's error) and list them in
+    ``<work_dir>/artefacts.json``, where the method's code finds them (e.g. ftp's stage-1 processors)."""
+    from bench import artefacts
+
+    arts = artefacts.consumes(spec)
+    artefacts.require(arts)
+    consumed = artefacts.consumed(arts)
+    atomic_write_json(work_dir / "artefacts.json", consumed)
+    return consumed
+
+
 def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[str, Any]:
     from bench.text.build import LOADED
     from protocols.engine import RunContext
@@ -186,6 +198,7 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
     prep = prepare(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())
+    consumed = _consumed_artefacts(spec, work_dir)
     ctx = RunContext(spec=spec, method=prep.method, cfg=prep.cfg, work_dir=work_dir, resume=resume)
     results = _episode_results(prep, ctx)
     metrics = prep.protocol.aggregate([r["metrics"] for r in results])
@@ -209,6 +222,7 @@ def _run(spec: RunSpec, work_dir: Path, resume: bool, started: float) -> dict[st
         "flops": flops_of(prep),
         "decode_failures": _decode_failures(ctx.failure_log),
         "text": list(LOADED),
+        "artefacts": consumed,
         "config": prep.cfg.to_dict(),
         "weights": weight_sources(prep.cfg),
         "code": code_version(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.method import MethodInfo, register_method
-from methods.ftp import encoders, head, hooks, recognizer  # noqa: F401  (registers the MMAction2 modules)
+from methods.ftp import encoders, head, hooks, recognizer, stage1  # noqa: F401  (registers modules, producer)
 
 SIZES = {
     "tiny": "ftp_tiny.py",

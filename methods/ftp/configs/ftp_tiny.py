@@ -33,6 +33,9 @@ model = dict(
     encoder=None,  # a name in `encoders` replaces the backbone (Table 6 grid); None keeps `backbone`
     encoders={},
     temperature=0.07,
+    # Stage 1 shared (methods/ftp/stage1.py): each letter's processors are trained once on `dataset` and loaded
+    # by every cell, whose own run is stage 2 only; 'per_cell' trains them in each cell on its own training set.
+    stage1=dict(mode="shared", dataset="syn_k400", split="train"),
     data_preprocessor=dict(type="mmaction.ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"),
 )
 

@@ -28,6 +28,8 @@ model = dict(
     stage1_epochs=stage1_epochs,
     blending=dict(num_classes=num_classes, alpha=0.8),
     feature_cache=False,  # random crops make every training view new: nothing to share
+    # appendix A.2: stage 1 once on Kinetics-710 (the K400/K600/K700 union), shared by every target domain
+    stage1=dict(mode="shared", dataset="k710", split="train"),
 )
 
 # Tables A2/A3: MultiScaleCrop; flip in stage 2 (one pipeline serves both stages here).
