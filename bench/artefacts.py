@@ -284,11 +284,17 @@ class SequentialProducers:
 
 
 def _process_alive(job_id: str) -> bool:
+    """Whether the local job's process (its id is the pid) still runs; a zombie (killed, not yet reaped) does not."""
     try:
-        os.kill(int(str(job_id).split("_")[0]), 0)
-        return True
+        pid = int(str(job_id).split("_")[0])
+        os.kill(pid, 0)
     except (OSError, ValueError):
         return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Consumer:
@@ -362,3 +368,59 @@ def missing(planned: dict[str, list[Artefact]]) -> dict[str, Artefact]:
             if a.key not in out and not a.done():
                 out[a.key] = a
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# following producers (bench status)
+
+
+def producer_states(manifests: Iterable[Path | str | dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Artefact key -> ``{"kind", "label", "state", "job_id", "error"}`` over launch manifests (latest wins).
+
+    ``state``: ``done`` when the artefact exists, else ``failed`` (failure file, or its job ended without
+    it), ``running`` / ``pending`` from the scheduler, ``missing`` when no producer job was sent.
+    """
+    from bench import follow
+
+    latest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for path in manifests:
+        m = follow.load_manifest(path)
+        for e in m.get("producers", []):
+            if e.get("job_id") is not None or e["key"] not in latest:
+                latest[e["key"]] = (m, e)
+    out: dict[str, dict[str, Any]] = {}
+    for key, (m, e) in latest.items():
+        kind = e["kind"]
+        done = (root() / kind / key / MANIFEST).exists()
+        fail_path = root() / kind / f"{key}.failed.json"
+        info = {"kind": kind, "label": e["label"], "job_id": e.get("job_id"), "error": None}
+        if done:
+            info["state"] = "done"
+        elif fail_path.exists():
+            info["state"] = "failed"
+            info["error"] = json.loads(fail_path.read_text()).get("error")
+        elif e.get("job_id") is None:
+            info["state"] = "missing"
+        else:
+            info["state"] = _job_category(m, e)
+            if info["state"] in ("done", "failed"):
+                info["state"] = "failed"
+                info["error"] = f"producer job {e['job_id']} ended without making the artefact (killed?)"
+        out[key] = info
+    return out
+
+
+def _job_category(m: dict[str, Any], e: dict[str, Any]) -> str:
+    from bench import follow
+
+    if m["executor"] == "debug":
+        return follow.category(e.get("state", "UNKNOWN"))
+    if m["executor"] == "local":  # the job id is the process id
+        return "running" if _process_alive(e["job_id"]) else "failed"
+    submitit = _import_submitit()
+    job = submitit.SlurmJob(m["folder"], e["job_id"])
+    try:
+        return follow.poll(job)
+    except Exception as ex:  # noqa: BLE001 - a scheduler we cannot ask: report, do not crash status
+        log.warning("cannot read the state of producer job %s: %s", e["job_id"], ex)
+        return "pending"
