@@ -28,7 +28,7 @@ from mmaction.registry import MODELS
 from torch import nn
 
 from bench.errors import ConfigError
-from methods.ftp.processors import FeatureProcessor, Integration, info_nce
+from methods.ftp.processors import FeatureProcessor, Integration, gather_plain, info_nce
 from methods.ftp.text_targets import PROMPT_LETTERS, TextTargets
 
 log = logging.getLogger(__name__)
@@ -265,10 +265,10 @@ class FTPRecognizer(Recognizer3D):
         for p in self.prompts:
             emb, ids, present = self.targets.lookup(p, files)
             emb, ids, present = (x.repeat_interleave(views, 0).to(m.device) for x in (emb, ids, present))
-            if int(present.sum()) < 2:
+            if int(gather_plain(present).sum()) < 2:  # the same decision on every rank (global batch)
                 continue
             z = self.aligners[p](self.processors[p](m))
-            losses[f"loss_nce_{p}"] = info_nce(z[present], emb[present], self.aligners[p].temperature, ids[present])
+            losses[f"loss_nce_{p}"] = info_nce(z, emb, self.aligners[p].temperature, ids, present)
         return losses
 
     def stage2_loss(self, inputs: torch.Tensor, data_samples) -> dict[str, torch.Tensor]:
