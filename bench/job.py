@@ -48,7 +48,17 @@ def _resolve_cfg(spec: RunSpec):
     cfg = load_config(spec.method, spec.size)
     apply_overrides(cfg, spec.overrides, where=f"overrides of run {spec.run_id}")
     sync_frames(cfg)
+    _method_configure(cfg, spec)
     return cfg
+
+
+def _method_configure(cfg, spec: RunSpec) -> None:
+    """The method's own adjustment of a resolved config (``MethodInfo.configure``), if it declares one."""
+    from bench.method import get_method
+
+    configure = getattr(get_method(spec.method), "configure", None)
+    if configure is not None:
+        configure(cfg, spec)
 
 
 def weight_sources(cfg) -> dict[str, Any]:

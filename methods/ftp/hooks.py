@@ -128,6 +128,8 @@ class FTPStageHook(Hook):
         # the run is stage 2 only: train_cfg.max_epochs counts both stages (as in per_cell mode)
         loop._max_epochs = stage2
         loop._max_iters = stage2 * len(loop.dataloader)
+        # MMEngine sized gradient accumulation's last window by the longer loop: size it again
+        runner.optim_wrapper.initialize_count_status(runner.model, loop.iter, loop.max_iters)
         self.stage1_epochs = 0
         runner.logger.info(f"FTP shared stage 1: processors {model.prompts} loaded from {keys}; "
                            f"{stage2} stage-2 epochs")

@@ -99,6 +99,7 @@ def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[s
     loader.get("dataset", {}).pop("data_prefix", None)
     optim = plain(cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, "to_dict") else cfg.optim_wrapper)
     (optim.get("paramwise_cfg") or {}).pop("stage2", None)
+    optim.pop("accumulative_counts", None)  # depends on the ranks; the global batch (below) is what counts
     hooks = [plain(h) for h in cfg.get("custom_hooks", []) if h.get("type") == "FTPStageHook"]
     for h in hooks:
         if "warmup_epochs" in h:
@@ -107,7 +108,7 @@ def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[s
     return {
         "letter": letter, "seed": int(seed), "dataset": dataset_identity(stage1["dataset"], stage1["split"]),
         "model": model, "weights": weights, "train_dataloader": loader, "optim_wrapper": optim,
-        "hooks": hooks, "batch": plain(cfg.get("batch")) if cfg.get("batch") else None,
+        "hooks": hooks, "batch": (plain(cfg.get("batch") or {}) or {}).get("stage1"),  # the global batch
     }
 
 

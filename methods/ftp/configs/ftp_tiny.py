@@ -72,6 +72,8 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
 
+# Global batch per stage (methods/ftp/batch.py) = loader batch x ranks x accumulation steps; tiny: one batch of 8.
+batch = dict(stage1=8, stage2=8)
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
 # Stage 1 (Table A2): AdamW, betas 0.9/0.95, wd 0.05; stage 2 (Table A3): AdamW, betas 0.9/0.999, wd 0.05.
 # Learning rates are scaled up for the tiny world's few hundred steps.
