@@ -313,11 +313,32 @@ def validate(specs: list[RunSpec], what: str = "grid") -> None:
 
     problems = []
     seen: dict[str, list[str]] = {}  # a cell shared by several cases (same fields) is checked once
+    checked: set[str] = set()  # producers already checked
     for spec in specs:
         key = canonical_json(spec.fields())
         if key not in seen:
-            seen[key] = validate_spec(spec)
+            seen[key] = validate_spec(spec) or _artefact_problems(spec, checked)
         for p in seen[key]:
             problems.append(f"cell #{spec.cell} ({spec.case or spec.run_id}): {p}")
     if problems:
         raise ValidationError(problems, what=what)
+
+
+def _artefact_problems(spec: RunSpec, checked: set[str]) -> list[str]:
+    """Problems with the producers a cell needs (``bench.artefacts``): each producer's own run is checked too."""
+    from bench import artefacts
+    from bench.errors import BenchError
+    from bench.job import validate as validate_spec
+
+    try:
+        arts = artefacts.consumes(spec)
+    except BenchError as e:
+        return [f"its shared artefacts: {e}"]
+    problems = []
+    for a in arts:
+        pspec = a.job.get("spec")
+        if a.done() or not pspec or a.key in checked:
+            continue
+        checked.add(a.key)
+        problems += [f"producer of {a.describe()}: {p}" for p in validate_spec(RunSpec.from_dict(pspec))]
+    return problems

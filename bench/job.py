@@ -63,7 +63,18 @@ class Prepared:
 def _resolve_cfg(spec: RunSpec):
     from bench.identity import resolved_config
 
-    return resolved_config(spec)
+    cfg = resolved_config(spec)
+    _method_configure(cfg, spec)  # run-time adjustments (e.g. ftp's accumulation for the ranks at hand): not hashed
+    return cfg
+
+
+def _method_configure(cfg, spec: RunSpec) -> None:
+    """The method's own adjustment of a resolved config (``MethodInfo.configure``), if it declares one."""
+    from bench.method import get_method
+
+    configure = getattr(get_method(spec.method), "configure", None)
+    if configure is not None:
+        configure(cfg, spec)
 
 
 def weight_sources(cfg) -> dict[str, Any]:
@@ -342,6 +353,18 @@ def _trained_config(results: list[dict[str, Any]], cfg) -> dict[str, Any]:
     return (trained or configs or [cfg.to_dict()])[0]
 
 
+def _consumed_artefacts(spec: RunSpec, work_dir: Path) -> list[dict[str, Any]]:
+    """Check that the artefacts ``spec`` consumes exist (else its producer's error) and list them in
+    ``<work_dir>/artefacts.json``, where the method's code finds them (e.g. ftp's stage-1 processors)."""
+    from bench import artefacts
+
+    arts = artefacts.consumes(spec)
+    artefacts.require(arts)
+    consumed = artefacts.consumed(arts)
+    atomic_write_json(work_dir / "artefacts.json", consumed)
+    return consumed
+
+
 def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any]) -> dict[str, Any]:
     from bench.text.build import LOADED
     from protocols.engine import RunContext
@@ -350,6 +373,7 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
     prep = prepare(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())
+    consumed = _consumed_artefacts(spec, work_dir)
     ctx = RunContext(spec=spec, method=prep.method, cfg=prep.cfg, work_dir=work_dir,
                      resume=bool(resumed.get("resumed")))
     results = _episode_results(prep, ctx)
@@ -375,6 +399,7 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
         "flops": flops_of(prep),
         "decode_failures": _decode_failures(ctx.failure_log),
         "text": list(LOADED),
+        "artefacts": consumed,
         "config": _trained_config(results, prep.cfg),
         "weights": weight_sources(prep.cfg),
         "identity": spec.identity(),

@@ -26,7 +26,7 @@ from typing import Any
 
 import submitit
 
-from bench import claims
+from bench import artefacts, claims
 from bench.errors import ConfigError
 from bench.follow import InlineJob, active_run_ids, launches_dir, sign_manifest
 from bench.profiles import EXECUTORS, validate
@@ -233,11 +233,12 @@ class Launch(list):
     """The jobs of one :func:`submit` call (a list, in the order of ``run_ids``) and where they are recorded."""
 
     def __init__(self, jobs: Sequence[Any] = (), run_ids: Sequence[str] = (), manifest_path: Path | None = None,
-                 skipped: Sequence[str] = ()) -> None:
+                 skipped: Sequence[str] = (), producers: ProducerLaunch | None = None) -> None:
         super().__init__(jobs)
         self.run_ids = list(run_ids)
         self.manifest_path = manifest_path
         self.skipped = list(skipped)
+        self.producers = producers
 
 
 def default_folder(grid: str) -> Path:
@@ -255,7 +256,8 @@ def _grid_name(specs: Sequence[RunSpec], grid: str | None) -> str:
 
 
 def _write_manifest(root: Path, grid: str, executor: str, folder: Path, profile: dict[str, Any],
-                    todo: Sequence[RunSpec], jobs: Sequence[Any], skipped: Sequence[str], token: str = "") -> Path:
+                    todo: Sequence[RunSpec], jobs: Sequence[Any], skipped: Sequence[str], token: str = "",
+                    producers: ProducerLaunch | None = None) -> Path:
     """Record which job runs which spec, so that ``bench status`` finds the jobs after this process ends."""
     manifest = {
         "grid": grid,
@@ -269,9 +271,11 @@ def _write_manifest(root: Path, grid: str, executor: str, folder: Path, profile:
         "jobs": [
             {"run_id": s.run_id, "job_id": str(j.job_id), "spec": s.describe(),
              **({"state": j.state} if executor == "debug" else {}),
-             **({"pid_start": claims.proc_start_time(int(j.job_id))} if executor == "local" else {})}
+             **({"pid_start": claims.proc_start_time(int(j.job_id))} if executor == "local" else {}),
+             **({"consumes": [a.key for a in producers.planned.get(s.run_id, [])]} if producers else {})}
             for s, j in zip(todo, jobs)
         ],
+        **({"producers": producers.manifest_entries(executor)} if producers else {}),
     }
     manifest["signature"] = sign_manifest(manifest)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -293,6 +297,8 @@ def submit(
     skip_active: bool = True,
     resume: bool = False,
     redo: bool = False,
+    needs: Callable[[RunSpec], list[artefacts.Artefact]] | None = None,
+    producer_fn: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Launch:
     """Submit the specs as one job array and return at once (``debug`` runs them here first).
 
@@ -310,6 +316,11 @@ def submit(
         resume: the jobs reuse earlier episode results and checkpoints (``--resume``); by default a new
             submission starts each run fresh, and only its own requeued jobs resume.
         redo: the jobs discard what an earlier run left, a pending record included (``--redo``).
+        needs: ``needs(spec)`` lists the artefacts a spec consumes; default :func:`bench.artefacts.consumes`
+            (the method's registered function). Missing ones get one producer job each (see
+            :func:`submit_producers`), and their consumers run after them.
+        producer_fn: the producer job callable, called as ``producer_fn(artefact_dict)``; default
+            :class:`bench.artefacts.ProducerJob`.
 
     Returns:
         A :class:`Launch`: the jobs in the order of ``launch.run_ids``, and ``launch.manifest_path``.
@@ -338,13 +349,19 @@ def submit(
         fn = copy.copy(fn)
         fn.submission, fn.resume, fn.redo = token, resume, redo
     folder = Path(folder) if folder is not None else default_folder(grid)
-    if isinstance(fn, RunJob):
+    is_runjob = isinstance(fn, RunJob)
+    if is_runjob:
         spec_dicts = [{**s.to_dict(), EXPECTED_RUN_ID: s.run_id} for s in todo]
     else:
         spec_dicts = [s.to_dict() for s in todo]
     roots = [str(root)] * len(todo)
     try:
-        if executor == "debug":
+        producers = submit_producers(todo, executor, profile, folder, grid, needs=needs, producer_fn=producer_fn)
+        if producers.needs_any:
+            fn = producers.consumer(fn, timeout_s=60.0 * float(profile.get("timeout_min") or 60) * 4)
+        if executor == "slurm" and producers.jobs:
+            jobs = _submit_after(producers, todo, fn, spec_dicts, roots, profile, folder, grid)
+        elif executor == "debug":
             jobs: list[Any] = [InlineJob(f"inline-{i}", fn, (d, r)) for i, (d, r) in enumerate(zip(spec_dicts, roots))]
         elif executor == "local" and profile.get("array_parallelism", 0) < len(todo):
             # the local executor has no parallelism cap: p sequential jobs share the specs round-robin
@@ -366,9 +383,10 @@ def submit(
         else:
             pid_start = claims.proc_start_time(int(j.job_id)) if executor == "local" else None
             claims.set_job(root, s.run_id, token, executor, str(j.job_id), pid_start)
-    path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped, token)
+    path = _write_manifest(root, grid, executor, folder, profile, todo, jobs, skipped, token,
+                           producers if producers.needs_any else None)
     log.info("%s: submitted %d run(s) to %s (manifest %s)", grid, len(jobs), executor, path)
-    return Launch(jobs, [s.run_id for s in todo], path, skipped)
+    return Launch(jobs, [s.run_id for s in todo], path, skipped, producers)
 
 
 def _claim(root: Path, todo: Sequence[RunSpec], token: str, grid: str) -> tuple[list[RunSpec], dict[str, Any]]:
@@ -383,3 +401,110 @@ def _claim(root: Path, todo: Sequence[RunSpec], token: str, grid: str) -> tuple[
             log.info("%s: run %s is claimed by %s (grid %s); not submitted twice", grid, s.run_id,
                      other.get("job") or f"pid {other.get('pid')} on {other.get('host')}", other.get("grid"))
     return mine, held
+
+
+# ----------------------------------------------------------------------------------------------
+# producers of shared artefacts (bench.artefacts) and consumers that run after them
+
+
+class ProducerLaunch:
+    """The producer jobs of one launch and what each consumer needs.
+
+    Attributes:
+        planned: run id -> the artefacts it consumes.
+        artefacts: key -> artefact, for the missing ones a producer was submitted for.
+        jobs: key -> the producer job making it (several keys may share one local/debug job).
+    """
+
+    def __init__(self, planned: dict[str, list[artefacts.Artefact]], missing: dict[str, artefacts.Artefact],
+                 jobs: dict[str, Any]) -> None:
+        self.planned, self.artefacts, self.jobs = planned, missing, jobs
+
+    @property
+    def needs_any(self) -> bool:
+        return any(self.planned.values())
+
+    def waits(self, executor: str) -> dict[str, dict[str, str]]:
+        return {k: {"executor": executor, "job_id": str(j.job_id)} for k, j in self.jobs.items()}
+
+    def consumer(self, fn: Callable[[dict[str, Any], str], Any], timeout_s: float | None = None):
+        executor = "local" if any(isinstance(j, submitit.LocalJob) for j in self.jobs.values()) else "other"
+        needs = {r: [a.to_dict() for a in arts] for r, arts in self.planned.items() if arts}
+        return artefacts.Consumer(fn, needs, self.waits(executor), timeout_s=timeout_s)
+
+    def manifest_entries(self, executor: str) -> list[dict[str, Any]]:
+        """For ``bench status``: every artefact the launch's cells consume, and its producer job if one was sent."""
+        seen: dict[str, dict[str, Any]] = {}
+        for arts in self.planned.values():
+            for a in arts:
+                if a.key in seen:
+                    continue
+                job = self.jobs.get(a.key)
+                entry = {"key": a.key, "kind": a.kind, "label": a.label, "path": str(a.path),
+                         "job_id": str(job.job_id) if job is not None else None}
+                if executor == "debug" and job is not None:
+                    entry["state"] = job.state
+                seen[a.key] = entry
+        return list(seen.values())
+
+
+def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, Any], folder: Path, grid: str,
+                     needs: Callable[[RunSpec], list[artefacts.Artefact]] | None = None,
+                     producer_fn: Callable[[dict[str, Any]], Any] | None = None) -> ProducerLaunch:
+    """Submit one producer per artefact that ``todo`` consumes and that does not exist yet.
+
+    debug: the producers run here, before any consumer. local: ``array_parallelism`` processes
+    share them (like :class:`SequentialJob`). slurm: one job array of producers; the consumers are
+    then submitted with ``afterok`` dependencies on them (:func:`_submit_after`).
+    """
+    planned = artefacts.plan(todo, needs)
+    missing = artefacts.missing(planned)
+    if not missing:
+        return ProducerLaunch(planned, {}, {})
+    pfn = producer_fn if producer_fn is not None else artefacts.ProducerJob()
+    arts = list(missing.values())
+    dicts = [a.to_dict() for a in arts]
+    log.info("%s: %d producer(s) to run first: %s", grid, len(arts), ", ".join(a.describe() for a in arts))
+    if executor == "debug":
+        jobs = [InlineJob(f"inline-producer-{i}", pfn, (d,)) for i, d in enumerate(dicts)]
+    else:
+        name = f"bench-{grid}-producers"
+        ex = make_executor(executor, {**profile, "name": profile.get("name") or name}, folder)
+        if executor == "local" and profile.get("array_parallelism", 0) < len(arts):
+            p = max(1, int(profile["array_parallelism"]))
+            chunks = [dicts[i::p] for i in range(p)]
+            chunk_jobs = list(ex.map_array(artefacts.SequentialProducers(pfn), chunks))
+            jobs = [chunk_jobs[i % p] for i in range(len(arts))]
+        else:
+            jobs = list(ex.map_array(pfn, dicts))
+    return ProducerLaunch(planned, missing, {a.key: j for a, j in zip(arts, jobs)})
+
+
+def dependency_groups(producers: ProducerLaunch, todo: Sequence[RunSpec]) -> dict[tuple[str, ...], list[int]]:
+    """Consumers grouped by the producer job ids they wait for (one SLURM array per group)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, s in enumerate(todo):
+        deps = sorted({str(producers.jobs[a.key].job_id) for a in producers.planned.get(s.run_id, [])
+                       if a.key in producers.jobs})
+        groups.setdefault(tuple(deps), []).append(i)
+    return groups
+
+
+def _submit_after(producers: ProducerLaunch, todo: Sequence[RunSpec], fn: Callable[..., Any],
+                  spec_dicts: list[dict[str, Any]], roots: list[str], profile: dict[str, Any], folder: Path,
+                  grid: str) -> list[Any]:
+    """Submit the consumers to SLURM, each group with ``--dependency=afterok:<its producers>``.
+
+    ``--kill-on-invalid-dep=yes``: when a producer fails, SLURM cancels the consumers waiting on it
+    instead of keeping them pending forever; ``bench status`` then shows the producer's error.
+    """
+    jobs: list[Any] = [None] * len(todo)
+    for deps, idx in dependency_groups(producers, todo).items():
+        extra = dict(profile.get("additional_parameters") or {})
+        if deps:
+            extra.update(dependency="afterok:" + ":".join(deps), kill_on_invalid_dep="yes")
+        ex = make_executor("slurm", {**profile, "name": profile.get("name") or f"bench-{grid}",
+                                     "additional_parameters": extra}, folder)
+        for i, job in zip(idx, ex.map_array(fn, [spec_dicts[i] for i in idx], [roots[i] for i in idx])):
+            jobs[i] = job
+    return jobs

@@ -34,6 +34,9 @@ class MethodInfo:
         teacher_modules: dotted submodule names used only in training (frozen teachers,
             VLMs): excluded from inference FLOPs and parameters.
         paper: the paper file the method implements (``../shared/papers/...``), if any.
+        configure: ``configure(cfg, spec)`` adjusts a run's resolved config in place after the overrides
+            (ftp: the loader's batch and gradient accumulation of the run's stage on this run's ranks).
+        dry_run_notes: ``dry_run_notes(cfg, world_size) -> lines`` printed by ``bench run --dry-run``.
     """
 
     name: str
@@ -44,6 +47,8 @@ class MethodInfo:
     text_modules: tuple[str, ...] = ()
     teacher_modules: tuple[str, ...] = ()
     paper: str = ""
+    configure: Any = None
+    dry_run_notes: Any = None
 
     def config_path(self, size: str) -> Path:
         if size not in self.sizes:

@@ -34,6 +34,30 @@ def dry_run(specs, store) -> int:
     return 0
 
 
+def method_notes(grid, specs, launcher_overrides) -> None:
+    """What a method says about its cells on the grid's launcher profile (ftp: each stage's global batch)."""
+    from bench import profiles
+    from bench.job import _resolve_cfg
+    from bench.method import get_method
+
+    prof = profiles.load_profile(grid.launcher.get("profile", "local"),
+                                 {**{k: v for k, v in grid.launcher.items() if k != "profile"}, **launcher_overrides})
+    world = max(1, int(prof.get("nodes") or 1)) * max(1, int(prof.get("gpus_per_node") or prof.get("tasks_per_node")
+                                                             or 1))
+    shown: dict[tuple, list[str]] = {}
+    for s in specs:
+        notes = getattr(get_method(s.method), "dry_run_notes", None)
+        if notes is None:
+            continue
+        lines = tuple(notes(_resolve_cfg(s), world))
+        shown.setdefault(lines, []).append(s.case or s.run_id)
+    for lines, cases in shown.items():
+        if lines:
+            print(f"on {world} GPU(s) ({len(cases)} cell(s), e.g. {cases[0]}):")
+            for line in lines:
+                print(f"  {line}")
+
+
 def run_grid(args: argparse.Namespace) -> int:
     from bench import follow, launch, profiles
     from bench import grid as grid_mod
@@ -47,6 +71,7 @@ def run_grid(args: argparse.Namespace) -> int:
         raise ConfigError(f"--only {args.only!r} matches none of the {len(grid.specs)} cells of {args.grid}")
     print(describe_setting(grid))
     if args.dry_run:
+        method_notes(grid, specs, launcher_overrides)
         return dry_run(specs, store)
     t0 = time.time()
     grid_mod.validate(specs, what=f"grid {args.grid}")

@@ -73,6 +73,12 @@ def run_single(args: argparse.Namespace) -> int:
     else:
         job.prepare(spec)  # all checks before anything trains
         t0 = time.time()
+        from bench import artefacts
+
+        for art in artefacts.consumes(spec):  # producers of shared artefacts run here first (once)
+            if not art.done():
+                print(f"producing {art.describe()}")
+                artefacts.produce(art)
         record = job.run(spec, store_root=store.root)
         print(f"finished in {time.time() - t0:.1f} s; record: {store.record_path(spec.run_id)}")
     print_metrics(record)

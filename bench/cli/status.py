@@ -86,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     g = grid_mod.load(args.grid, profile=args.profile)
     store = Store(args.results)
     stale = stale_records(g, store)
+    producers = show_producers(g, store)
     states = cell_states(g, store, stale)
     counts: dict[str, int] = {}
     for s in g.specs:
@@ -103,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
         print(line)
         if st == "failed":
             info = store.failure(s.run_id) or {}
-            print(f"     error: {info.get('error', 'job died without a failure file (killed?)')}")
+            error = info.get("error") or _producer_error(s.run_id, g, store, producers)
+            print(f"     error: {error or 'job died without a failure file (killed?)'}")
             log_path = info.get("log") or _find_log(info.get("work_dir"))
             if log_path:
                 print(f"     log: {log_path}")
@@ -114,6 +116,38 @@ def main(args: argparse.Namespace) -> int:
         for e in store.skipped:
             print(f"  {e['path']}: {e['reason']}")
     return 0
+
+
+def show_producers(grid, store) -> dict[str, dict]:
+    """Print the grid's producer jobs (shared artefacts, ``bench.artefacts``) and their states."""
+    from bench import artefacts, follow
+
+    states = artefacts.producer_states(follow.manifests(store.root, grid.name))
+    if states:
+        print(f"producers ({len(states)}):")
+        for key, p in states.items():
+            print(f"  {p['state']:9s} {p['kind']} {p['label']}  {key}  job {p['job_id'] or '-'}")
+            if p["error"]:
+                print(f"     error: {p['error']}")
+    return states
+
+
+def _producer_error(run_id: str, grid, store, producers: dict[str, dict]) -> str | None:
+    """A consumer SLURM cancelled (its ``afterok`` producer failed): the producer's error."""
+    import json
+
+    from bench import follow
+
+    for manifest in reversed(follow.manifests(store.root, grid.name)):
+        for j in json.loads(manifest.read_text()).get("jobs", []):
+            if j["run_id"] != run_id:
+                continue
+            for key in j.get("consumes", []):
+                p = producers.get(key)
+                if p and p["state"] == "failed":
+                    return f"producer of artefact {key} ({p['kind']} {p['label']}) failed: {p['error']}"
+            return None
+    return None
 
 
 def _find_log(work_dir: str | None) -> str | None:

@@ -85,18 +85,56 @@ class FTPStageHook(Hook):
         self.warmup = tuple(float(w) for w in warmup_epochs)
         self.min_lr_ratio = float(min_lr_ratio)
         self.cpu_threads = cpu_threads
+        self.stage1_epochs = 0  # set in before_train: the model's stage1_epochs, 0 when stage 1 is shared
 
     def before_train(self, runner) -> None:
         model = _model(runner)
         if self.cpu_threads and not torch.cuda.is_available():
             # tiny CPU runs: the ops are small, and several cells share few cores; extra threads only contend
             torch.set_num_threads(int(self.cpu_threads))
-        if model.stage1_epochs >= runner.max_epochs:
+        mode = model.stage1_cfg["mode"]
+        self.stage1_epochs = model.stage1_epochs
+        if mode == "produce":  # a stage-1 producer (methods.ftp.stage1): stage 1 only, one letter
+            if model.stage1_epochs != runner.max_epochs:
+                raise ConfigError(f"FTP stage-1 producer: train_cfg.max_epochs={runner.max_epochs} must equal "
+                                  f"model.stage1_epochs={model.stage1_epochs}")
+            from methods.ftp.stage1 import reseed_letter_modules
+
+            reseed_letter_modules(model, runner.seed)
+        elif model.stage1_epochs >= runner.max_epochs:
             raise ConfigError(f"model.stage1_epochs={model.stage1_epochs} leaves no epoch for stage 2 "
                               f"(train_cfg.max_epochs={runner.max_epochs})")
-        if not model.prompts:
+        if mode == "shared":
+            self._load_shared(runner, model)
+        elif not model.prompts:
             log.info("FTP: no prompts (Table 7 group 1); stage 1 has nothing to train")
-            return
+        else:
+            self._prepare_targets(runner, model)
+
+    def _load_shared(self, runner, model) -> None:
+        """Stage 2 only: the processors come from stage-1 artefacts; no VLM, no text encoder is touched."""
+        from methods.ftp.stage1 import load_into
+
+        keys: list[str] = []
+        if model.prompts:
+            listing = Path(runner.work_dir).parent / "artefacts.json"
+            if not listing.exists():
+                raise ConfigError(f"FTP model.stage1.mode='shared' needs the run's stage-1 artefacts, listed in "
+                                  f"{listing} by bench.job; run the cell through bench (which produces them), or "
+                                  "set model.stage1.mode='per_cell'")
+            keys = load_into(model, json.loads(listing.read_text()), str(listing))
+        loop = runner.train_loop
+        stage2 = runner.max_epochs - model.stage1_epochs
+        # the run is stage 2 only: train_cfg.max_epochs counts both stages (as in per_cell mode)
+        loop._max_epochs = stage2
+        loop._max_iters = stage2 * len(loop.dataloader)
+        # MMEngine sized gradient accumulation's last window by the longer loop: size it again
+        runner.optim_wrapper.initialize_count_status(runner.model, loop.iter, loop.max_iters)
+        self.stage1_epochs = 0
+        runner.logger.info(f"FTP shared stage 1: processors {model.prompts} loaded from {keys}; "
+                           f"{stage2} stage-2 epochs")
+
+    def _prepare_targets(self, runner, model) -> None:
         ds = _base_dataset(runner.train_dataloader.dataset)
         ds.full_init()  # MMEngine datasets may load their annotation list lazily
         root = Path(ds.data_prefix.get("video") or "")
@@ -128,12 +166,11 @@ class FTPStageHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         model = _model(runner)
-        model.stage = 1 if runner.epoch < model.stage1_epochs else 2
+        model.stage = 1 if runner.epoch < self.stage1_epochs else 2
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
-        model = _model(runner)
         per_epoch = len(runner.train_dataloader)
-        s1 = model.stage1_epochs * per_epoch
+        s1 = self.stage1_epochs * per_epoch
         total = runner.max_epochs * per_epoch
         it = runner.iter
         stage = 1 if it < s1 else 2

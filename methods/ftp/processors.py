@@ -101,16 +101,59 @@ class Integration(nn.Module):
         return torch.einsum("ctn,bcd->btnd", self.spread, self.proj(v))
 
 
+def world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``x`` concatenated along dim 0 in rank order; the gradient flows back to the local slice.
+
+    ``torch.distributed.nn.functional.all_gather``'s backward sums each rank's gradient into the rank that
+    owns the rows, as bike's distributed InfoNCE (methods/bike/losses.py) and CLIP-style trainers do.
+    """
+    if world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous()), dim=0)
+
+
+def gather_plain(x: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``x`` (ids, masks) concatenated in rank order, without gradient."""
+    if world_size() == 1:
+        return x
+    import torch.distributed as dist
+
+    out = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(out, x.contiguous())
+    return torch.cat(out, dim=0)
+
+
 def info_nce(visual: torch.Tensor, text: torch.Tensor, temperature: float | torch.Tensor,
-             text_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """Symmetric InfoNCE between L2-normalised visual and text embeddings of one batch (CLIP-style).
+             text_ids: torch.Tensor | None = None, present: torch.Tensor | None = None,
+             gather: bool = True) -> torch.Tensor:
+    """Symmetric InfoNCE between L2-normalised visual and text embeddings of the (global) batch, CLIP-style.
 
     ``visual`` and ``text`` are ``(B, E)``; row ``j`` of each belongs to video ``j``. When two
     videos got the same answer (``text_ids`` equal, e.g. prompt A's category answers within a
     class), both pairs count as positives: the loss of a row is ``-log`` of the softmax mass on
     all its positives, so identical texts are never pushed apart as negatives. With distinct
     texts this is exactly the standard InfoNCE ``CE(sim / tau, arange(B))`` in both directions.
+
+    ``present``: rows to use (videos without an answer are left out). In a distributed run
+    (``gather``) every rank's rows are gathered first, so negatives come from the global batch and
+    each rank computes the single-process loss of the concatenated batch; gradients reach only the
+    local rows (the all-gather's backward), and DDP's mean over ranks gives the single-process gradient.
     """
+    if gather and world_size() > 1:
+        visual, text = gather_with_grad(visual), gather_plain(text)
+        text_ids = gather_plain(text_ids) if text_ids is not None else None
+        present = gather_plain(present) if present is not None else None
+    if present is not None:
+        visual, text = visual[present], text[present]
+        text_ids = text_ids[present] if text_ids is not None else None
     v = F.normalize(visual, dim=-1)
     t = F.normalize(text, dim=-1)
     logits = v @ t.t() / temperature

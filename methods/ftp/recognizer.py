@@ -28,7 +28,7 @@ from mmaction.registry import MODELS
 from torch import nn
 
 from bench.errors import ConfigError
-from methods.ftp.processors import FeatureProcessor, Integration, info_nce
+from methods.ftp.processors import FeatureProcessor, Integration, gather_plain, info_nce
 from methods.ftp.text_targets import PROMPT_LETTERS, TextTargets
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,9 @@ class FTPRecognizer(Recognizer3D):
         encoder, encoders: Table 6 by name: ``encoders[encoder]`` (``backbone``, ``feature_grid``,
             ``in_channels``, ``num_heads``, optional ``mean``/``std``) replaces the backbone and sizes the head,
             so that one grid case names an encoder and each profile maps the name to a model.
+        stage1: ``dict(mode, dataset, split)`` (``methods.ftp.stage1``): ``shared`` loads each letter's
+            processors from a stage-1 artefact made once on ``dataset`` and trains stage 2 only; ``per_cell``
+            trains them in this run on its own training set (the default when the field is absent).
     """
 
     def __init__(self, backbone: dict, cls_head: dict, prompts: Sequence[str] = PROMPT_LETTERS,
@@ -139,7 +142,7 @@ class FTPRecognizer(Recognizer3D):
                  keyframes: int = 5, num_frames: int = 8, stage1_epochs: int = 1, alpha: float = 0.7,
                  head_type: str = "ftp", pool: str = "mean", blending: dict | None = None,
                  feature_cache: bool | dict = False, temperature: float = 0.07, encoder: str | None = None,
-                 encoders: dict | None = None, **kwargs: Any) -> None:
+                 encoders: dict | None = None, stage1: dict | None = None, **kwargs: Any) -> None:
         if encoder:
             backbone, cls_head, feature_grid, kwargs = select_encoder(encoder, encoders or {}, cls_head, kwargs)
         prompts = check_prompts(prompts)
@@ -161,6 +164,9 @@ class FTPRecognizer(Recognizer3D):
         self.head_type, self.keyframes, self.num_frames = head_type, int(keyframes), int(num_frames)
         self.stage1_epochs, self.alpha = int(stage1_epochs), float(alpha)
         self.text_cfg = resolve_vlm(plain(text or {}))
+        from methods.ftp.stage1 import settings_of
+
+        self.stage1_cfg = settings_of({"stage1": plain(stage1 or {"mode": "per_cell"})})
         t, h, w = (int(v) for v in feature_grid)
         self.grid = (t, h, w)
         d = self.backbone.dim
@@ -259,10 +265,10 @@ class FTPRecognizer(Recognizer3D):
         for p in self.prompts:
             emb, ids, present = self.targets.lookup(p, files)
             emb, ids, present = (x.repeat_interleave(views, 0).to(m.device) for x in (emb, ids, present))
-            if int(present.sum()) < 2:
+            if int(gather_plain(present).sum()) < 2:  # the same decision on every rank (global batch)
                 continue
             z = self.aligners[p](self.processors[p](m))
-            losses[f"loss_nce_{p}"] = info_nce(z[present], emb[present], self.aligners[p].temperature, ids[present])
+            losses[f"loss_nce_{p}"] = info_nce(z, emb, self.aligners[p].temperature, ids, present)
         return losses
 
     def stage2_loss(self, inputs: torch.Tensor, data_samples) -> dict[str, torch.Tensor]:

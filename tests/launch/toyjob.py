@@ -91,3 +91,61 @@ class ToyJob(RunJob):
         with open(work / "writes.log", "a") as f:
             f.write(f"{spec.run_id}\n")
         return record
+
+
+# ---------------------------------------------------------------------------------------------- producers
+# A toy consumer spec lists the artefacts it needs in ``overrides["needs"]`` (labels) and how long their
+# producer takes in ``overrides["produce_s"]``; the producer job is told which labels fail, or to be quick.
+
+
+def toy_needs(spec: RunSpec) -> list:
+    from bench.artefacts import Artefact
+
+    return [Artefact("toy.part", label, {"label": label, "salt": spec.overrides.get("salt", 0)},
+                     job={"produce_s": float(spec.overrides.get("produce_s", 0.0))})
+            for label in spec.overrides.get("needs", [])]
+
+
+def producer_log(store_root: str | Path) -> Path:
+    return Path(store_root) / "producer_runs.log"
+
+
+class ToyProducer:
+    """Producer job: writes ``value.txt`` (the label) after ``produce_s``; appends its key to a log first."""
+
+    def __init__(self, store_root: str | Path, fail: tuple[str, ...] = (), quick: bool = False) -> None:
+        self.store_root, self.fail, self.quick = str(store_root), tuple(fail), quick
+
+    def make(self, art, out: Path) -> dict[str, Any]:
+        producer_log(self.store_root).parent.mkdir(parents=True, exist_ok=True)
+        with open(producer_log(self.store_root), "a") as f:
+            f.write(f"{art.key} {os.getpid()} {os.environ.get('SLURM_JOB_ID', '-')}\n")
+        time.sleep(0.0 if self.quick else art.job.get("produce_s", 0.0))
+        if art.label in self.fail:
+            raise RuntimeError(f"toy producer failure for {art.label}")
+        (out / "value.txt").write_text(art.label)
+        return {"pid": os.getpid()}
+
+    def __call__(self, art_dict: dict[str, Any]) -> str:
+        from bench import artefacts
+
+        art = artefacts.Artefact.from_dict(art_dict)
+        artefacts.produce(art, fn=self.make)
+        return art.key
+
+
+class ToyConsumer(ToyJob):
+    """ToyJob that first reads each needed artefact (fails if one is absent) and names them in its record."""
+
+    def run(self, spec: RunSpec, store_root: str | None) -> dict[str, Any] | None:
+        from bench import artefacts
+
+        arts = toy_needs(spec)
+        artefacts.require(arts)
+        values = [(a.path / "value.txt").read_text() for a in arts]
+        record = super().run(spec, store_root)
+        if record is not None:
+            record["artefacts"] = artefacts.consumed(arts)
+            record["values"] = values
+            Store(store_root).write(record)
+        return record

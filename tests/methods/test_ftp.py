@@ -316,11 +316,14 @@ def test_flops_and_params_match_the_paper_l14(size, head):
 
 # ---------------------------------------------------------------------------------------------- effects
 def _run_cell(prompts, seed=0, overrides=None):
-    from bench import job
+    """One cell, after producing the stage-1 artefacts it consumes (as ``bench run`` does)."""
+    from bench import artefacts, job
     from bench.spec import RunSpec
 
     spec = RunSpec(method="ftp", protocol="supervised", dataset="syn_k400", size="tiny", seed=seed,
                    protocol_args={}, overrides={"model.prompts": prompts, **(overrides or {})})
+    for art in artefacts.consumes(spec):
+        artefacts.produce(art)
     return job.run(spec)
 
 
@@ -356,12 +359,14 @@ def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs, monkeypatch
     same run (features and text embeddings computed one item at a time, RNG untouched by cache misses).
     """
     monkeypatch.setenv("BENCH_CACHE", str(fresh_dirs / "cache"))  # cold caches for the first cell
+    monkeypatch.setenv("BENCH_ARTEFACTS", str(fresh_dirs / "artefacts"))
     seeds = (0, 1, 2)
     full = {s: _run_cell(["A", "B", "C", "D"], s) for s in seeds}
     none = {s: _run_cell([], s) for s in seeds}
     cold = _predictions(full[0])
     monkeypatch.setenv("BENCH_RESULTS", str(fresh_dirs / "results_warm"))
     monkeypatch.setenv("BENCH_WORK_DIR", str(fresh_dirs / "work_warm"))
+    monkeypatch.setenv("BENCH_ARTEFACTS", str(fresh_dirs / "artefacts_warm"))  # stage 1 again, on warm caches
     warm = _predictions(_run_cell(["A", "B", "C", "D"], 0))  # same spec, warm caches
     assert (warm == cold).all(), "a warm cache changed the fixed-seed run"
 

@@ -33,6 +33,9 @@ model = dict(
     encoder=None,  # a name in `encoders` replaces the backbone (Table 6 grid); None keeps `backbone`
     encoders={},
     temperature=0.07,
+    # Stage 1 shared (methods/ftp/stage1.py): each letter's processors are trained once on `dataset` and loaded
+    # by every cell, whose own run is stage 2 only; 'per_cell' trains them in each cell on its own training set.
+    stage1=dict(mode="shared", dataset="syn_k400", split="train"),
     data_preprocessor=dict(type="mmaction.ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"),
 )
 
@@ -69,6 +72,8 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
 )
 
+# Global batch per stage (methods/ftp/batch.py) = loader batch x ranks x accumulation steps; tiny: one batch of 8.
+batch = dict(stage1=8, stage2=8)
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
 # Stage 1 (Table A2): AdamW, betas 0.9/0.95, wd 0.05; stage 2 (Table A3): AdamW, betas 0.9/0.999, wd 0.05.
 # Learning rates are scaled up for the tiny world's few hundred steps.

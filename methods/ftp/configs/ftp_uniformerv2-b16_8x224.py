@@ -29,6 +29,8 @@ model = dict(
     stage1_epochs=stage1_epochs,
     blending=dict(num_classes=num_classes, alpha=0.8),
     feature_cache=False,  # random crops make every training view new: nothing to share
+    # appendix A.2: stage 1 once on Kinetics-710 (the K400/K600/K700 union), shared by every target domain
+    stage1=dict(mode="shared", dataset="k710", split="train"),
 )
 
 # Tables A2/A3: MultiScaleCrop; flip in stage 2 (one pipeline serves both stages here).
@@ -53,7 +55,10 @@ test_pipeline = [
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
 ]
-# Table A3: batch 128 over 16 GPUs -> 8 per GPU (stage 1's 512 would need 32 per GPU; one loader serves both).
+# Tables A2/A3: global batch 512 in stage 1, 128 in stage 2, reached as per_gpu x GPUs x accumulation steps
+# (MMEngine's accumulative_counts, set per run by methods/ftp/batch.py); the learning rates below are the
+# paper's at those batches, unscaled. One GPU: 64 (stage 1) and 16 (stage 2) steps of 8 clips per update.
+batch = dict(stage1=512, stage2=128)
 train_dataloader = dict(batch_size=8, num_workers=8, persistent_workers=True, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=4, num_workers=8, persistent_workers=True, dataset=dict(pipeline=test_pipeline))
 

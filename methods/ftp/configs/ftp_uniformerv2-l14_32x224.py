@@ -21,5 +21,7 @@ model = dict(
 # A list replaces the base's list whole: the base's pipelines, with this clip length in the sampling step.
 train_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.train_pipeline]
 test_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.test_pipeline]
+# the paper's global batches (512 / 128) with 4 clips per GPU: on one GPU 128 and 32 accumulation steps
+batch = dict(stage1=512, stage2=128)
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))

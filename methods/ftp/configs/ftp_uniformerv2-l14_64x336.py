@@ -31,5 +31,7 @@ test_pipeline = [
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
 ]
+# the paper's global batches (512 / 128) with 2 clips of 64x336 per GPU: on one GPU 256 and 64 accumulation steps
+batch = dict(stage1=512, stage2=128)
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

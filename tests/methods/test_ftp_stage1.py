@@ -1,0 +1,107 @@
+"""FTP's stage 1 as shared artefacts (methods/ftp/stage1.py): keys, the flagship plan, stage 2 without any VLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.spec import RunSpec
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def art_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_ARTEFACTS", str(tmp_path / "artefacts"))
+    return tmp_path / "artefacts"
+
+
+def _spec(prompts, seed=0, **overrides):
+    return RunSpec(method="ftp", protocol="supervised", dataset="syn_k400", size="tiny", seed=seed,
+                   overrides={"model.prompts": prompts, **overrides})
+
+
+def _keys(spec):
+    from bench import artefacts
+
+    return {a.label: a.key for a in artefacts.consumes(spec)}
+
+
+def test_stage1_key_follows_what_determines_the_processors(syn_k400, art_root):
+    import methods  # noqa: F401
+
+    a_alone, a_in_ab = _keys(_spec(["A"])), _keys(_spec(["A", "B"]))
+    assert a_alone["A"] == a_in_ab["A"] and a_in_ab["A"] != a_in_ab["B"]
+    # stage-2-only settings do not change the stage-1 artefact
+    for ov in ({"model.alpha": 0.5}, {"train_cfg.max_epochs": 12}, {"optim_wrapper.paramwise_cfg.stage2.lr": 5e-4},
+               {"model.cls_head.hidden": 64}, {"model.blending": None}):
+        assert _keys(_spec(["A"], **ov))["A"] == a_alone["A"], ov
+    # what stage 1 reads does
+    for ov in ({"model.stage1_epochs": 4}, {"optim_wrapper.paramwise_cfg.stage1.lr": 1e-3},
+               {"model.text.noise": 0.5}, {"model.keyframes": 3}, {"model.pool": "max"},
+               {"train_dataloader.batch_size": 4}, {"model.temperature": 0.1}):
+        assert _keys(_spec(["A"], **ov))["A"] != a_alone["A"], ov
+    assert _keys(_spec(["A"], seed=1))["A"] != a_alone["A"]
+    # the paper's reading of one run per cell: nothing is consumed
+    assert _keys(_spec(["A"], **{"model.stage1.mode": "per_cell"})) == {}
+    assert _keys(_spec([])) == {}
+
+
+def test_the_flagship_grid_needs_four_producers(syn_k400, art_root):
+    import methods  # noqa: F401
+    from bench import artefacts
+    from bench.grid import load
+
+    grid = load(REPO / "ablations" / "ftp_prompts.yaml", profile="default")
+    planned = artefacts.plan(grid.specs)
+    keys = {a.label: a.key for arts in planned.values() for a in arts}
+    assert sorted(keys) == ["A", "B", "C", "D"] and len(set(keys.values())) == 4
+    assert sum(1 for arts in planned.values() if arts) == 15  # g01_none consumes nothing
+    assert len(artefacts.missing(planned)) == 4
+
+
+def test_unknown_stage1_mode_is_a_clear_error(syn_k400):
+    import methods  # noqa: F401
+    from bench import artefacts
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.stage1.mode='every_cell'; accepted: shared, per_cell"):
+        artefacts.consumes(_spec(["A"], **{"model.stage1.mode": "every_cell"}))
+
+
+@pytest.mark.slow
+def test_shared_stage2_loads_identical_processors_and_never_touches_a_provider(syn_k400, fresh_dirs, art_root,
+                                                                              monkeypatch):
+    """Two cells sharing letter A load bit-identical processors; stage 2 asks no VLM and embeds no text."""
+    import bench.text
+    import methods  # noqa: F401
+    import methods.ftp.text_targets as tt
+    from bench import artefacts, job, settings
+    from bench.text import providers
+
+    short = {"model.stage1_epochs": 1, "train_cfg.max_epochs": 2}
+    cells = [_spec(["A"], **short), _spec(["A", "B"], **short)]
+    for art in {a.key: a for s in cells for a in artefacts.consumes(s)}.values():
+        artefacts.produce(art)
+
+    def forbidden(*a, **k):
+        raise AssertionError("stage 2 touched a VLM provider or the text encoder")
+
+    monkeypatch.setattr(tt, "prepare_targets", forbidden)
+    monkeypatch.setattr(tt, "ask_answers", forbidden)
+    monkeypatch.setattr(tt, "embed_texts", forbidden)
+    monkeypatch.setattr(providers, "make_provider", forbidden)
+    monkeypatch.setattr(bench.text, "make_provider", forbidden)
+    records = [job.run(s) for s in cells]
+    saved = artefacts.consumes(cells[0])[0]
+    ref = torch.load(saved.path / "processors.pth")["processor"]
+    for spec, rec in zip(cells, records):
+        assert rec["artefacts"][0]["key"] == saved.key and rec["artefacts"][0]["label"] == "A"
+        state = torch.load(settings.work_root() / spec.run_id / "main" / "model_state.pth")
+        state = state.get("state_dict", state)
+        for name, value in ref.items():
+            assert torch.equal(state[f"processors.A.{name}"], value), name  # bit-identical, not only close
+        assert not (settings.work_root() / spec.run_id / "main" / "ftp_text.json").exists()
