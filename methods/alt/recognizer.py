@@ -19,7 +19,7 @@ from torch import nn
 
 from bench.errors import ConfigError, DataError
 from methods.alt.align import SemanticAligner, make_mlp
-from methods.alt.corpus import SUB_COLLECTIONS, embed_texts, entity_text, load_entities, wordnet_status
+from methods.alt.corpus import SUB_COLLECTIONS, corpus_resources, embed_texts, entity_text, load_entities
 from methods.alt.decoder import VideoDecoder
 from methods.alt.encoder import RegionAwareEncoder
 
@@ -58,7 +58,7 @@ def corpus_embeddings(corpus: dict[str, Any], clip_arch: str, clip_weights: str 
     texts = [entity_text(e) for e in entities]
     emb = embed_texts(texts, clip_arch, clip_weights)
     counts = {s: sum(e["sub_collection"] == s for e in entities) for s in c["subsets"]}
-    return emb, {"entities": len(texts), "by_sub_collection": counts, "wordnet": wordnet_status()}
+    return emb, {"entities": len(texts), "by_sub_collection": counts, "resources": corpus_resources(c["datasets"])}
 
 
 def clip_logit_scale(clip_arch: str, clip_weights: str | None, value: float | str) -> float:

@@ -193,7 +193,7 @@ def test_decoder_without_sa_and_conv_is_cross_attention_only() -> None:
 def _write_corpus(home, dataset: str, entities: list[dict]) -> None:
     path = home / "text" / dataset / "entity_corpus" / "offline-files.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"entities": entities}))
+    path.write_text(json.dumps({"entities": entities, "resources": {"stop_words": "test", "wordnet": "test"}}))
 
 
 def test_corpus_sub_collections_and_missing_sub_collection(tmp_path, monkeypatch) -> None:
@@ -215,6 +215,12 @@ def test_corpus_sub_collections_and_missing_sub_collection(tmp_path, monkeypatch
         load_entities(["toy2"], subsets=["body", "scene"])
     with pytest.raises(ConfigError, match="accepted"):
         load_entities(["toy"], subsets=["colour"])
+    # an artefact that does not say which linguistic resources built it is refused, with the rebuild command
+    old = tmp_path / "text" / "old" / "entity_corpus" / "offline-files.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"entities": ents}))
+    with pytest.raises(ConfigError, match="does not record the linguistic resources.*bench text build --method alt"):
+        load_entities(["old"])
 
 
 # -- the recognizer ---------------------------------------------------------------------------------------
