@@ -7,12 +7,15 @@ A grid file (``ablations/*.yaml``, loaded with a safe loader, no Python in it) h
 - ``base``: method, protocol, protocol_args, seed, overrides shared by every cell;
 - ``profiles``: per setting (``default`` = synthetic world, tiny sizes, local executor;
   ``paper`` = real datasets and sizes on SLURM) the ``size``, ``dataset``, ``executor``,
-  ``launcher`` (a SLURM profile name under ``profile`` plus field overrides) and ``overrides``;
+  ``launcher`` (a SLURM profile name under ``profile`` plus field overrides), ``overrides`` and
+  ``zip`` groups of its own (added to the grid's: axes whose values differ per profile, such as the
+  datasets of a protocol column);
 - ``grid``: axes expanded as a cartesian product; ``zip``: groups of axes that vary together;
   ``cases``: named cells for tables whose rows are not a product; ``seeds``.
 
-An axis key is a spec field (``size``, ``dataset``, ``seed``), ``protocol_args.<name>``, or a
-dotted key into the method's config. Config keys must name existing fields: every cell is
+An axis key is a spec field (``size``, ``dataset``, ``seed``, ``protocol``), ``protocol_args.<name>``,
+``protocol_args`` (a mapping merged into the cell's protocol parameters), or a dotted key into the
+method's config. Config keys must name existing fields: every cell is
 checked before anything is submitted, and all problems are reported at once.
 """
 
@@ -32,7 +35,7 @@ from bench.spec import RunSpec
 TOP_KEYS = {"name", "description", "include", "base", "profiles", "grid", "zip", "cases", "seeds", "table", "plot",
             "notes"}
 BASE_KEYS = {"method", "protocol", "protocol_args", "seed", "overrides", "size", "dataset"}
-PROFILE_KEYS = {"size", "dataset", "executor", "launcher", "overrides", "protocol_args", "description"}
+PROFILE_KEYS = {"size", "dataset", "executor", "launcher", "overrides", "protocol_args", "description", "zip"}
 SPEC_AXES = {"size", "dataset", "seed", "method", "protocol"}
 DEFAULT_PROFILE = "default"
 
@@ -87,14 +90,15 @@ def read_grid(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return data
 
 
-def _axis_cells(raw: dict[str, Any], problems: list[str], where: str) -> list[dict[str, Any]]:
-    """The product of ``grid`` axes times each ``zip`` group, as a list of {key: value}."""
+def _axis_cells(raw: dict[str, Any], problems: list[str], where: str,
+                extra_zip: list[Any] | None = None) -> list[dict[str, Any]]:
+    """The product of ``grid`` axes times each ``zip`` group (the grid's, then the profile's), as {key: value}s."""
     axes = raw.get("grid") or {}
     if not isinstance(axes, dict) or any(not isinstance(v, list) or not v for v in axes.values()):
         problems.append(f"{where}: 'grid' must map keys to non-empty lists, got {axes!r}")
         axes = {}
     cells = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())] or [{}]
-    for i, group in enumerate(raw.get("zip") or []):
+    for i, group in enumerate([*(raw.get("zip") or []), *(extra_zip or [])]):
         lengths = {len(v) for v in group.values()} if isinstance(group, dict) else set()
         if not isinstance(group, dict) or len(lengths) != 1:
             problems.append(f"{where}: zip group {i} must map keys to lists of one common length, got {group!r}")
@@ -109,6 +113,8 @@ def _apply(spec_fields: dict[str, Any], key: str, value: Any) -> None:
         spec_fields[key] = value
     elif key.startswith("protocol_args."):
         spec_fields["protocol_args"][key.split(".", 1)[1]] = value
+    elif key == "protocol_args" and isinstance(value, dict):  # a whole set of protocol parameters (one zip row)
+        spec_fields["protocol_args"].update(value)
     else:
         spec_fields["overrides"][key] = value
 
@@ -141,7 +147,7 @@ def expand(raw: dict[str, Any], profile: str, where: str) -> tuple[list[RunSpec]
     seeds = raw.get("seeds") or [base.get("seed", 0)]
     specs = []
     for case_name, case in cases.items():
-        for axes in _axis_cells(raw, problems, where):
+        for axes in _axis_cells(raw, problems, where, prof.get("zip")):
             for seed in seeds:
                 fields: dict[str, Any] = {
                     "method": base.get("method", ""),
