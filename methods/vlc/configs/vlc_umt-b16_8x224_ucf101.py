@@ -91,7 +91,7 @@ optim_wrapper = dict(
     type="AmpOptimWrapper",
     optimizer=dict(type="AdamW", lr=1.5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=5.0),
+    clip_grad=None,  # UMT (run_class_finetuning.py, --clip_grad None) does not clip
 )
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
