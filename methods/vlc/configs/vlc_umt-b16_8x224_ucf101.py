@@ -15,7 +15,7 @@ model = dict(
     type="VLCRecognizer",
     backbone=dict(type="VLCVideoEncoder", arch="vit", num_frames=num_frames, img_size=img_size, patch_size=16,
                   tubelet_size=1, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
-                  video_weights="umt-b16-k710"),
+                  video_weights="umt-b16-ptk710-f8-res224"),  # UMT's K710 pre-training file (b16_ptk710_f8_res224)
     cls_head=dict(
         type="VLCHead",
         num_classes=101,
