@@ -45,14 +45,22 @@ model = dict(
 )
 
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename", "frame_inds", "crop_bbox", "flip", "clip_len")
+# UMT's augmentation (methods/vlc/recipe.py, README "Recipe against UMT"): RandAugment on the decoded frames (the same
+# ops on every frame), random resized crop (area 0.08-1, ratio 3/4-4/3) + flip, random erasing p 0.25 with per-pixel
+# normal noise (UMT's pixel mode) in one box for all frames. Steps 0-2 must stay DecordInit, sampler, DecordDecode
+# (the repeated-augmentation dataset decodes once and runs the rest twice).
 train_pipeline = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=num_frames, num_clips=1),
     dict(type="DecordDecode"),
+    dict(type="ClipRandAugment", config_str="rand-m7-n4-mstd0.5-inc1", translate_const=int(img_size * 0.45),
+         interpolation="bicubic"),
     dict(type="Resize", scale=(-1, 256)),
     dict(type="RandomResizedCrop"),
     dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
     dict(type="Flip", flip_ratio=0.5),
+    dict(type="RandomErasing", erase_prob=0.25, mode="rand", fill_color=[123.675, 116.28, 103.53],
+         fill_std=[58.395, 57.12, 57.375]),
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
@@ -68,12 +76,16 @@ test_pipeline = [
 val_pipeline = test_pipeline
 
 dataset_type = "CheckedVideoDataset"
+# UMT's repeated augmentation (--num_sample 2): each video is decoded once and gives two augmented clips, so a batch
+# of 8 videos holds 16 clips.
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
+    collate_fn=dict(type="repeat_pseudo_collate"),
+    dataset=dict(type="CheckedRepeatAugDataset", num_repeats=2, sample_once=True, ann_file="",
+                 data_prefix=dict(video=""), pipeline=train_pipeline),
 )
 test_dataloader = dict(
     batch_size=4,
@@ -90,7 +102,9 @@ train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval
 optim_wrapper = dict(
     type="AmpOptimWrapper",
     optimizer=dict(type="AdamW", lr=1.5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
+    # UMT's layer-wise lr decay 0.75 over the 12 blocks; no weight decay on 1-D parameters, biases, pos/cls tokens
+    constructor="VLCLayerDecayOptimWrapperConstructor",
+    paramwise_cfg=dict(layer_decay=0.75, num_layers=12),
     clip_grad=None,  # UMT (run_class_finetuning.py, --clip_grad None) does not clip
 )
 param_scheduler = [
