@@ -6,7 +6,7 @@ GRID ?= ablations/ftp_prompts.yaml
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-12)
 
-.PHONY: run test setup slurm-up slurm-down lint bench clean-results
+.PHONY: run test setup wordnet slurm-up slurm-down lint bench clean-results
 
 ## run: set up, then run the main job (the flagship grid on the built-in synthetic default)
 run: setup
@@ -18,8 +18,16 @@ test: setup slurm-up
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-## setup: the virtualenv with the pinned stack (idempotent: reused when nothing changed)
-setup: $(STAMP)
+## setup: the virtualenv with the pinned stack (idempotent: reused when nothing changed) and WordNet
+setup: $(STAMP) wordnet
+
+## wordnet: the WordNet 3.0 database of alt's text corpus (Debian's wordnet-base; installed when root + apt)
+wordnet:
+	@if [ -f "$${BENCH_WORDNET_DIR:-/usr/share/wordnet}/data.noun" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq --no-install-recommends wordnet-base >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends wordnet-base >/dev/null; }; \
+	else echo "WordNet is missing: install it as root with 'apt-get install wordnet-base' (alt's text corpus)"; fi
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'

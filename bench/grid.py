@@ -7,12 +7,15 @@ A grid file (``ablations/*.yaml``, loaded with a safe loader, no Python in it) h
 - ``base``: method, protocol, protocol_args, seed, overrides shared by every cell;
 - ``profiles``: per setting (``default`` = synthetic world, tiny sizes, local executor;
   ``paper`` = real datasets and sizes on SLURM) the ``size``, ``dataset``, ``executor``,
-  ``launcher`` (a SLURM profile name under ``profile`` plus field overrides) and ``overrides``;
+  ``launcher`` (a SLURM profile name under ``profile`` plus field overrides), ``overrides`` and
+  ``zip`` groups of its own (added to the grid's: axes whose values differ per profile, such as the
+  datasets of a protocol column);
 - ``grid``: axes expanded as a cartesian product; ``zip``: groups of axes that vary together;
   ``cases``: named cells for tables whose rows are not a product; ``seeds``.
 
-An axis key is a spec field (``size``, ``dataset``, ``seed``), ``protocol_args.<name>``, or a
-dotted key into the method's config. Config keys must name existing fields: every cell is
+An axis key is a spec field (``size``, ``dataset``, ``seed``, ``protocol``), ``protocol_args.<name>``,
+``protocol_args`` (a mapping merged into the cell's protocol parameters), or a dotted key into the
+method's config. Config keys must name existing fields: every cell is
 checked before anything is submitted, and all problems are reported at once.
 """
 
@@ -34,7 +37,7 @@ from bench.validation import load_yaml_text
 TOP_KEYS = {"name", "description", "include", "base", "profiles", "grid", "zip", "cases", "seeds", "table", "plot",
             "notes"}
 BASE_KEYS = {"method", "protocol", "protocol_args", "seed", "overrides", "size", "dataset"}
-PROFILE_KEYS = {"size", "dataset", "executor", "launcher", "overrides", "protocol_args", "description"}
+PROFILE_KEYS = {"size", "dataset", "executor", "launcher", "overrides", "protocol_args", "description", "zip"}
 SPEC_AXES = {"size", "dataset", "seed", "method", "protocol"}
 DEFAULT_PROFILE = "default"
 
@@ -119,8 +122,9 @@ def _mapping(value: Any, what: str, where: str, problems: list[str], required: b
     return value
 
 
-def _axis_cells(raw: dict[str, Any], problems: list[str], where: str) -> list[dict[str, Any]]:
-    """The product of ``grid`` axes times each ``zip`` group, as a list of {key: value}."""
+def _axis_cells(raw: dict[str, Any], problems: list[str], where: str,
+                extra_zip: list[Any] | None = None) -> list[dict[str, Any]]:
+    """The product of ``grid`` axes times each ``zip`` group (the grid's, then the profile's), as {key: value}s."""
     axes = raw.get("grid") or {}
     if not isinstance(axes, dict) or any(not isinstance(v, list) or not v for v in axes.values()):
         problems.append(f"{where}: 'grid' must map keys to non-empty lists, got {axes!r}")
@@ -130,7 +134,12 @@ def _axis_cells(raw: dict[str, Any], problems: list[str], where: str) -> list[di
     if not isinstance(groups, list):
         problems.append(f"{where}: 'zip' must be a list of groups (mappings of keys to lists), got {groups!r}")
         groups = []
-    for i, group in enumerate(groups):
+    extra = extra_zip or []
+    if not isinstance(extra, list):
+        problems.append(f"{where}: a profile's 'zip' must be a list of groups (mappings of keys to lists), "
+                        f"got {extra!r}")
+        extra = []
+    for i, group in enumerate([*groups, *extra]):
         ok = isinstance(group, dict) and group and all(isinstance(v, list) and v for v in group.values())
         lengths = {len(v) for v in group.values()} if ok else set()
         if not ok or len(lengths) != 1:
@@ -146,6 +155,8 @@ def _apply(spec_fields: dict[str, Any], key: str, value: Any) -> None:
         spec_fields[key] = value
     elif key.startswith("protocol_args."):
         spec_fields["protocol_args"][key.split(".", 1)[1]] = value
+    elif key == "protocol_args" and isinstance(value, dict):  # a whole set of protocol parameters (one zip row)
+        spec_fields["protocol_args"].update(value)
     else:
         spec_fields["overrides"][key] = value
 
@@ -255,7 +266,7 @@ def expand(raw: dict[str, Any], profile: str, where: str) -> tuple[list[RunSpec]
     seeds = _seeds(raw, base, problems, where)
     specs = []
     for case_name, case in cases.items():
-        for axes in _axis_cells(raw, problems, where):
+        for axes in _axis_cells(raw, problems, where, prof.get("zip")):
             for seed in seeds:
                 fields: dict[str, Any] = {
                     "method": base.get("method", ""),

@@ -39,6 +39,17 @@ seeds: [0, 1]
     assert [x.cell for x in g.specs] == list(range(16))
 
 
+def test_profile_zip_varies_protocol_dataset_and_protocol_args_together(tmp_path):
+    # a profile's own zip group (per-profile datasets of the protocol columns); `protocol_args` as one mapping
+    p = write(tmp_path, BASE.replace("launcher: {profile: local}}", """launcher: {profile: local},
+             zip: [{protocol: [supervised, fewshot], dataset: [syn_k400, syn_hmdb],
+                    protocol_args: [{views: 1x1}, {shots: 2}]}]}""") + "cases: {a: {}, b: {}}\n")
+    g = grid.load(p)
+    got = [(s.case, s.protocol, s.dataset, s.protocol_args) for s in g.specs]
+    assert got == [("a", "supervised", "syn_k400", {"views": "1x1"}), ("a", "fewshot", "syn_hmdb", {"shots": 2}),
+                   ("b", "supervised", "syn_k400", {"views": "1x1"}), ("b", "fewshot", "syn_hmdb", {"shots": 2})]
+
+
 def test_include_merges_shared_base(tmp_path):
     write(tmp_path, BASE, "shared.yaml")
     p = write(tmp_path, "include: shared.yaml\nname: child\ncases: {x: {}}\n")

@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="clear clip_weights/pretrained keys so that nothing is loaded (shape-only count)")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="dtype to trace in (bfloat16 is faster on CPUs with AMX; counts are identical)")
+    p.add_argument("--classes", type=int, metavar="N",
+                   help="keep only the first N class names of the config (text encoding of 400 classes x 16 prompts "
+                        "is slow on a CPU); the video branch's FLOPs do not depend on it, the class-similarity "
+                        "and text-branch counts are those of N classes")
     p.add_argument("--depth", type=int, default=2, help="depth of the per-module table")
     p.add_argument("--json", action="store_true", help="print the record's flops dict as JSON instead")
     p.add_argument("--convention", choices=("mac", "linear-only"), default="mac",
@@ -56,6 +60,37 @@ def _walk_set(node: Any, keys: dict[str, Any] | tuple[str, ...], value: Any = No
         for item in node:
             n += _walk_set(item, keys, value)
     return n
+
+
+def _class_fields(node: Any, out: list) -> list:
+    if hasattr(node, "keys"):
+        for k in list(node.keys()):
+            if k == "class_names":
+                out.append(node[k])
+            else:
+                _class_fields(node[k], out)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            _class_fields(item, out)
+    return out
+
+
+def limit_classes(model_cfg: Any, n: int) -> int:
+    """Cut every ``class_names`` field of a model config to its first ``n`` names (and ``num_classes`` to match).
+
+    Returns the number of classes kept. Raises ConfigError for ``n < 1`` or a config without class names.
+    """
+    from bench.data.labels import resolve_class_names
+    from protocols.engine import set_classes
+
+    if n < 1:
+        raise ConfigError(f"bench flops --classes {n}: expected a positive number of classes")
+    fields = _class_fields(model_cfg, [])
+    if not fields:
+        raise ConfigError("bench flops --classes: the model config has no class_names field to cut")
+    names = resolve_class_names(fields[0], where="bench flops --classes (the config's class_names)")
+    set_classes(model_cfg, names[:n])
+    return len(names[:n])
 
 
 def _load(args: argparse.Namespace):
@@ -88,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         _walk_set(cfg.model, FRAME_KEYS, args.frames)
     if args.random_init:
         _walk_set(cfg.model, WEIGHT_KEYS)
+    if args.classes is not None:
+        n = limit_classes(cfg.model, args.classes)
+        print(f"--classes {args.classes}: class names cut to the first {n}")
     frames = frames or 8
     size = args.resolution or size or 224
     views = args.views or f"{frames}x{crops}x{clips}"

@@ -489,8 +489,9 @@ RELEASES: dict[str, str] = {
     "uniformerv2-l14-k710": "OpenGVLab k710_uniformerv2_l14_8x224.pyth, or MMAction2's "
                             "uniformerv2-large-p14-res224_clip-pre_u8_kinetics710-rgb_*.pth",
     "uniformerv2-l14-k710-336": "OpenGVLab k710_uniformerv2_l14_8x336.pyth (UniFormerV2-L/14@336, K710)",
-    "umt-b16-k710": "UMT b16_ptk710_f8_res224.pth (pre-training; the fine-tuned b16_ptk710_ftk710_f8_res224.pth "
-                    "is also recognised)",
+    "umt-b16-ptk710-f8-res224": "UMT b16_ptk710_f8_res224.pth (K710 pre-training, OpenGVLab/unmasked_teacher)",
+    "umt-b16-ptk710-ftk710-f8-res224": "UMT b16_ptk710_ftk710_f8_res224.pth (K710 pre-training, then K710 "
+                                       "fine-tuning)",
     "videomae-b16-k400-pretrain": "VideoMAE ViT-B K400 1600-epoch pre-training checkpoint (MCG-NJU/VideoMAE "
                                   "MODEL_ZOO)",
     "amd-b16-k400-pretrain": "AMD ViT-B/16 K400 pre-training checkpoint (VideoMAE pre-training layout)",

@@ -76,6 +76,8 @@ def load_artefact(dataset: str, need: str, tag: str | None = None, root: Path | 
         rows_path = path.with_name(art["rows_file"])
         art["rows"] = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
     entry = {"dataset": dataset, "need": need, "tag": tag, "path": str(path), "provenance": art.get("provenance")}
+    if art.get("resources") is not None:  # linguistic resources a need used (alt's corpus: stop words, WordNet)
+        entry["resources"] = art["resources"]
     if entry not in LOADED:
         LOADED.append(entry)
     return art

@@ -108,10 +108,23 @@ def class_descriptions(ctx: NeedContext) -> dict[str, Any]:
 
 @text_need("entity_corpus", "alt text corpus: units per label, then a description per unit",
            describe_templates=["describe_looks", "describe_explanations", "describe_sentence"],
-           default_units=None, label_units=True, params={})
+           default_units=None, label_units=True, wordnet=True, params={})
 def entity_corpus(ctx: NeedContext) -> dict[str, Any]:
-    """alt paper, section 3.1 and appendix A: units (label words + LLM), descriptions, Lesk-style choice."""
+    """alt paper, section 3.1 and appendix A: units (label words + LLM), descriptions, Lesk-style choice.
+
+    Single-word units take their description from WordNet (the gloss of the synset NLTK's Lesk picks
+    against the unit's labels); phrases, and words WordNet does not know, from the LLM's candidates
+    (content-word overlap with the labels). ``wordnet=False`` skips WordNet (recorded in ``resources``);
+    with ``wordnet=True`` a missing database is an error naming the install command.
+    """
+    from bench.text import lexical
+
     o, pf, ds = ctx.options, prompts("alt"), ctx.dataset
+    resources = {"stop_words": lexical.STOP_WORDS_SOURCE, "camel_case_split": True,
+                 "wordnet": lexical.wordnet_source() if o["wordnet"] else "not used (need option wordnet=False)",
+                 "wsd": ("nltk.wsd.lesk (simplified Lesk: most shared words between the synset definition and the "
+                         "unit's labels; ties to the first, most frequent, sense) for single-word units; "
+                         "content-word overlap with the labels for LLM candidates")}
     reqs = [TextRequest(pf["units"].render(label=c), item=c, dataset=ds.name, params=o["params"],
                         prompt_id="alt/units") for c in ds.classes]
     units: dict[str, dict[str, Any]] = {}
@@ -138,10 +151,18 @@ def entity_corpus(ctx: NeedContext) -> dict[str, Any]:
     entities = []
     for u in names:
         context = " ".join([u, *units[u]["classes"]])
-        entities.append({"unit": u, "description": lesk_choice(candidates[u], context),
-                         "category": units[u]["category"], "classes": units[u]["classes"],
-                         "candidates": len(candidates[u])})
-    return {"entities": entities}
+        entity = {"unit": u, "category": units[u]["category"], "classes": units[u]["classes"],
+                  "candidates": len(candidates[u])}
+        sense = None
+        if o["wordnet"] and " " not in u:
+            ctx_words = sorted(label_units(" ".join(units[u]["classes"])) + [u])
+            sense = lexical.lesk_synset(u, ctx_words)
+        if sense is not None:
+            entity.update(description=sense.definition(), description_source=f"wordnet:{sense.name()}")
+        else:
+            entity.update(description=lesk_choice(candidates[u], context), description_source="llm")
+        entities.append(entity)
+    return {"entities": entities, "resources": resources}
 
 
 def _nonempty_items(answer: str) -> list[str]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import re
 
 from bench.errors import DataError
+from bench.text.lexical import split_camel_case, stop_words
 
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]+|\d+[.)]|[a-zA-Z][.)](?=\s))\s*")
 _MARKUP = re.compile(r"[*_`#]+")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
-# A small English stop-word list (NLTK's corpus needs a download, which runs may not do).
-STOP_WORDS = frozenset(
-    "a an the and or of on in at to for with from by up down off over under into onto out about as is are be "
-    "it its this that these those some any each his her their your our my one two".split()
-)
+# NLTK's English stop-word list (179 words; packaged, see bench.text.lexical).
+STOP_WORDS = stop_words()
 
 # alt paper appendix A: units are objects, body parts, scenes and roles; table C3 groups them
 # as object / body / scene / motion.
@@ -133,13 +131,19 @@ def parse_units(answer: str) -> list[tuple[str, str]]:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-case words of ``text`` without stop words (the paper's NLTK stop-word removal step)."""
-    return {w for w in re.findall(r"[a-z]+", text.lower()) if w not in STOP_WORDS and len(w) > 1}
+    """Lower-case words of ``text`` without NLTK's English stop words (the paper's NLTK stop-word removal step).
+
+    Words keep their apostrophes (``don't`` is one word, a stop word), as NLTK's list spells them.
+    """
+    return {w for w in re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower()) if w not in STOP_WORDS and len(w) > 1}
 
 
 def label_units(label: str) -> list[str]:
-    """Basic units of a class label: its content words (alt paper section 3.1, step 1)."""
-    return sorted(content_words(label.replace("_", " ")))
+    """Basic units of a class label: its content words (alt paper section 3.1, step 1).
+
+    CamelCase names are split first (UCF-101's ``ApplyEyeMakeup`` -> apply, eye, makeup), as are ``_`` and ``-``.
+    """
+    return sorted(content_words(split_camel_case(label).replace("_", " ").replace("-", " ")))
 
 
 def lesk_choice(candidates: list[str], context: str) -> str:

@@ -9,10 +9,10 @@ entity set S of the model:
   LLM units keep the category of the answer line they came from (roles count as body); a label
   word gets the sub-collection of the same class's LLM unit that contains it (``blue`` in ``blue
   ring`` -> body), else ``motion`` for an ``-ing`` word, else ``object``;
-* WordNet (appendix A, step 2, single-word units) is used when NLTK's WordNet corpus is installed:
-  the glosses of the word join the candidates and the Lesk choice is made again. Without it (the
-  corpus needs a download, which runs never do) single-word units keep the LLM description;
-  ``wordnet_status()`` says which case holds and the model logs it;
+* the artefact says which linguistic resources built it (``resources``: NLTK's stop words, the
+  WordNet database of single-word units' descriptions, the Lesk variant; ``bench.text.lexical``);
+  an artefact without that record was built by an older version and is refused (synthetic
+  datasets' offline corpora are rebuilt instead);
 * several datasets' corpora are merged (appendix B: the K400 corpus is reused and expanded with
   the new labels' entities), one entity per unit;
 * entity texts ``"<unit>: <description>"`` are embedded by the frozen CLIP text encoder once and
@@ -21,7 +21,6 @@ entity set S of the model:
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections import Counter
@@ -32,23 +31,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import ConfigError, DataError
-from bench.text.parsing import lesk_choice
 
 log = logging.getLogger(__name__)
 SUB_COLLECTIONS = ("body", "object", "scene", "motion")
 CATEGORY_TO_SUB = {"body": "body", "role": "body", "object": "object", "scene": "scene", "motion": "motion"}
-
-
-@functools.cache
-def wordnet_status() -> str:
-    """``"available"`` when NLTK's WordNet corpus loads offline, else why not."""
-    try:
-        from nltk.corpus import wordnet
-
-        wordnet.synsets("dog")
-        return "available"
-    except (LookupError, ImportError, OSError) as e:
-        return f"unavailable ({type(e).__name__}: NLTK's 'wordnet' corpus is not installed; nothing is downloaded)"
 
 
 def _label_sub_collection(entity: dict[str, Any], by_class: dict[str, list[tuple[str, str]]]) -> str:
@@ -76,34 +62,25 @@ def assign_sub_collections(entities: list[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def refine_with_wordnet(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Re-choose single-word units' descriptions among their WordNet glosses (no-op without WordNet)."""
-    if wordnet_status() != "available":
-        return entities
-    from nltk.corpus import wordnet
-
-    out = []
-    for e in entities:
-        if " " not in e["unit"]:
-            glosses = [s.definition() for s in wordnet.synsets(e["unit"])]
-            if glosses:
-                context = " ".join([e["unit"], *e.get("classes", [])])
-                e = {**e, "description": lesk_choice([e["description"], *glosses], context), "wordnet": True}
-        out.append(e)
-    return out
-
-
 def _artefact(dataset: str, need: str, tag: str | None, build_offline: bool) -> dict[str, Any]:
+    from bench.data.synthetic import SYNTHETIC_DATASETS
     from bench.text import build, load_artefact
 
+    offline = build_offline and dataset in SYNTHETIC_DATASETS and tag in (None, "offline-oracle")
     try:
-        return load_artefact(dataset, need, tag)
+        art = load_artefact(dataset, need, tag)
     except DataError:
-        from bench.data.synthetic import SYNTHETIC_DATASETS
-
-        if not (build_offline and dataset in SYNTHETIC_DATASETS and tag in (None, "offline-oracle")):
+        if not offline:
             raise
-    log.info("alt: building the %s text corpus of %s with the offline provider (synthetic oracle)", need, dataset)
+        log.info("alt: building the %s text corpus of %s with the offline provider (synthetic oracle)", need, dataset)
+    else:
+        if art.get("resources") is not None:
+            return art
+        if not offline:
+            raise ConfigError(f"text artefact {need!r} of {dataset!r} (tag {tag or 'the only one'}) does not record "
+                              f"the linguistic resources it was built with (an older version built it); rebuild it: "
+                              f"'bench text build --method alt --dataset {dataset}' (cached answers are reused)")
+        log.info("alt: rebuilding the %s corpus of %s (built before resources were recorded)", need, dataset)
     build(None, dataset, "offline", need=need, progress=False)
     return load_artefact(dataset, need, tag)
 
@@ -122,7 +99,7 @@ def load_entities(datasets: Sequence[str], need: str = "entity_corpus", tag: str
     for ds in datasets:
         for e in assign_sub_collections(_artefact(ds, need, tag, build_offline)["entities"]):
             merged.setdefault(e["unit"], e)
-    entities = refine_with_wordnet(list(merged.values()))
+    entities = list(merged.values())
     counts = Counter(e["sub_collection"] for e in entities)
     empty = [s for s in subsets if counts.get(s, 0) == 0]
     if empty:
@@ -164,3 +141,11 @@ def embed_texts(texts: Sequence[str], clip_arch: str, clip_weights: str | None, 
     else:
         emb = TextEmbeddingCache(f"open_clip:{clip_arch}", file_sha256(str(path))).encode(list(texts), encode)
     return F.normalize(emb.float(), dim=-1)
+
+
+def corpus_resources(datasets: Sequence[str]) -> dict[str, Any]:
+    """The ``resources`` records of the corpora of ``datasets`` that this process loaded (for logs)."""
+    from bench.text.build import LOADED
+
+    return {e["dataset"]: e.get("resources") for e in LOADED
+            if e["need"] == "entity_corpus" and e["dataset"] in datasets}

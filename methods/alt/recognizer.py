@@ -19,7 +19,7 @@ from torch import nn
 
 from bench.errors import ConfigError, DataError
 from methods.alt.align import SemanticAligner, make_mlp
-from methods.alt.corpus import SUB_COLLECTIONS, embed_texts, entity_text, load_entities, wordnet_status
+from methods.alt.corpus import SUB_COLLECTIONS, corpus_resources, embed_texts, entity_text, load_entities
 from methods.alt.decoder import VideoDecoder
 from methods.alt.encoder import RegionAwareEncoder
 
@@ -58,7 +58,19 @@ def corpus_embeddings(corpus: dict[str, Any], clip_arch: str, clip_weights: str 
     texts = [entity_text(e) for e in entities]
     emb = embed_texts(texts, clip_arch, clip_weights)
     counts = {s: sum(e["sub_collection"] == s for e in entities) for s in c["subsets"]}
-    return emb, {"entities": len(texts), "by_sub_collection": counts, "wordnet": wordnet_status()}
+    return emb, {"entities": len(texts), "by_sub_collection": counts, "resources": corpus_resources(c["datasets"])}
+
+
+def clip_logit_scale(clip_arch: str, clip_weights: str | None, value: float | str) -> float:
+    """The factor of Eq. (4)'s similarities: a number as given, or ``"clip"``: exp of the CLIP's learned logit scale."""
+    if value == "clip":
+        from methods.baselines.clip_meanpool import _shared_clip
+
+        return float(_shared_clip(clip_arch, clip_weights).logit_scale.detach().exp())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"model.backbone.logit_scale={value!r}; accepted: 'clip' (the CLIP's learned scale) "
+                          f"or a number > 0 (1.0 = Eq. 4 on raw cosine similarities)")
+    return float(value)
 
 
 def _text_dim(clip_arch: str) -> int:
@@ -79,6 +91,10 @@ class ALTBackbone(nn.Module):
         query_source: ``corpus`` (aligned entities) or ``learnable`` (random learnable queries, Table C3 row 1).
         corpus: which corpus (``datasets``, ``need``, ``tag``, ``subsets`` of body/object/scene/motion, ...).
         tau: Gumbel-softmax temperature (Eq. 4).
+        logit_scale: factor of the cosine similarities in Eq. (4): ``"clip"`` (default) = the CLIP's learned
+            logit scale (100 for OpenAI CLIP), or a number (``1.0`` = the literal reading of Eq. 4).
+        assignment: ``"hard"`` (Â in Eq. 6, the text) or ``"soft"`` (the Gumbel-softmax A, Eq. 6 / Fig. 3b).
+        query_pool: ``"size"`` (token rows averaged with ToMe's sizes as weights) or ``"mean"``.
         decoder_depth / decoder_sa / decoder_conv / conv_kernel: the video decoder (Eq. 8, Table C4).
         frozen / adapters / adapter_ratio: training strategy of the image encoder (Table 7).
         mlp_layers: layers of the MLPs of Eqs. (6) and (9).
@@ -87,6 +103,7 @@ class ALTBackbone(nn.Module):
 
     def __init__(self, clip_arch: str, clip_weights: str | None = None, tome_r: int = 8, region: bool = True,
                  align: bool = True, query_source: str = "corpus", corpus: dict | None = None, tau: float = 1.0,
+                 logit_scale: float | str = "clip", assignment: str = "hard", query_pool: str = "size",
                  decoder_depth: int = 4, decoder_sa: bool = True, decoder_conv: bool = True, conv_kernel: int = 3,
                  frozen: bool = False, adapters: str = "", adapter_ratio: float = 0.25, mlp_layers: int = 1,
                  max_frames: int = 64) -> None:
@@ -102,14 +119,17 @@ class ALTBackbone(nn.Module):
         self.corpus_info: dict[str, Any] = {}
         if align and query_source == "corpus":
             emb, self.corpus_info = corpus_embeddings(dict(corpus or {}), clip_arch, clip_weights)
-            self.aligner = SemanticAligner(emb, width, tau, mlp_layers)
+            scale = clip_logit_scale(clip_arch, clip_weights, logit_scale)
+            self.aligner = SemanticAligner(emb, width, tau, mlp_layers, logit_scale=scale, assignment=assignment,
+                                           pool=query_pool)
+            self.corpus_info["logit_scale"] = scale
             log.info("alt corpus: %s", self.corpus_info)
         elif align:
             self.queries = nn.Parameter(torch.randn(max_frames, width) * 0.02)
         self.decoder = VideoDecoder(width, decoder_depth, sa=decoder_sa, conv=decoder_conv, kernel=conv_kernel)
         self.head_mlp = make_mlp(width, text_dim, mlp_layers)  # Eq. (9)
 
-    def frame_queries(self, tokens: torch.Tensor, b: int, t: int) -> torch.Tensor:
+    def frame_queries(self, tokens: torch.Tensor, b: int, t: int, sizes: torch.Tensor | None = None) -> torch.Tensor:
         """Q-hat of Eq. (7): one query per frame, ``(B, T, D)``."""
         if not self.align:
             return tokens[:, 0].view(b, t, -1)
@@ -118,15 +138,17 @@ class ALTBackbone(nn.Module):
                 raise ConfigError(f"{t} frames but learnable queries for max_frames={self.queries.shape[0]}")
             return self.queries[:t].unsqueeze(0).expand(b, -1, -1)
         visual = tokens if self.region else tokens[:, :1]
-        return self.aligner(self.encoder.project(visual)).view(b, t, -1)
+        if sizes is not None:
+            sizes = sizes if self.region else sizes[:, :1]
+        return self.aligner(self.encoder.project(visual), sizes).view(b, t, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, H, W)`` clips -> video representations z ``(B, d)`` (Eq. 9)."""
         b, c, t, h, w = x.shape
         frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-        tokens, _ = self.encoder(frames, t)
+        tokens, sizes = self.encoder(frames, t)
         frame_embeds = tokens[:, 0].view(b, t, -1)  # X-hat: the frame class tokens (Eq. 7)
-        q = self.decoder(self.frame_queries(tokens, b, t), frame_embeds)
+        q = self.decoder(self.frame_queries(tokens, b, t, sizes), frame_embeds)
         return self.head_mlp(q.mean(dim=1))
 
 

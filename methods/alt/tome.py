@@ -1,10 +1,12 @@
 """Token merging (ToMe, Bolya et al. 2022) as the alt paper uses it in every ViT block (Sec. 3.2, Eq. 2).
 
-Written from the ToMe paper's description, not from its code:
+Written from the ToMe paper's description and checked against the official code
+(facebookresearch/ToMe, ``tome/merge.py``: ``bipartite_soft_matching``, ``merge_wavg``):
 
-* bipartite soft matching: the patch tokens (never the class token) are split alternately into
-  sets A and B; every token of A is paired with its most similar token of B (cosine similarity
-  of the attention keys, averaged over heads); the ``r`` pairs with the highest similarity are
+* bipartite soft matching: the tokens ``[cls] + patches`` are split alternately into sets A
+  (class token, odd patches) and B (even patches), and the class token is never merged; every
+  token of A is paired with its most similar token of B (cosine similarity of the attention keys,
+  averaged over heads); the ``r`` pairs with the highest similarity are
   merged, so each block removes exactly ``r`` tokens;
 * size-weighted averaging: a merged token is the average of its members weighted by their sizes
   (how many input patches each already stands for), and sizes add up;
@@ -50,7 +52,12 @@ def max_r(num_patches: int, depth: int) -> int:
 
 def bipartite_merge(x: torch.Tensor, size: torch.Tensor, metric: torch.Tensor, r: int
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Merge the ``r`` most similar A-B pairs of patch tokens; the class token (index 0) is kept apart.
+    """Merge the ``r`` most similar A-B pairs; the class token (index 0) is never merged.
+
+    The split is official ToMe's (``tome/merge.py``, ``bipartite_soft_matching`` with
+    ``class_token=True``): tokens alternate over the whole sequence ``[cls] + patches``, so set A is
+    the class token and the odd patches (sequence positions 0, 2, 4, ...) and set B the even patches
+    (positions 1, 3, ...); the class token's scores are set to ``-inf`` so it never leaves A.
 
     Args:
         x: tokens ``(B, 1 + N, D)``, class token first.
@@ -59,26 +66,24 @@ def bipartite_merge(x: torch.Tensor, size: torch.Tensor, metric: torch.Tensor, r
         r: pairs to merge; ``0 <= r <= N // 2``.
 
     Returns:
-        ``(x, size)`` with ``1 + N - r`` tokens, ordered class token, unmerged A tokens, B tokens.
-        Merged tokens are size-weighted averages; sizes are sums, so the total size is unchanged.
+        ``(x, size)`` with ``1 + N - r`` tokens, ordered: unmerged A tokens in sequence order (class
+        token first), then the B tokens. Merged tokens are size-weighted averages; sizes are sums.
     """
     n = x.shape[1] - 1
     if r <= 0:
         return x, size
     if r > n // 2:
         raise ConfigError(f"cannot merge r={r} pairs out of {n} patch tokens (at most {n // 2})")
-    cls_x, cls_s = x[:, :1], size[:, :1]
-    px, ps, pm = x[:, 1:], size[:, 1:], metric[:, 1:]
-    pm = F.normalize(pm, dim=-1)
-    a_m, b_m = pm[:, ::2], pm[:, 1::2]
-    scores = a_m @ b_m.transpose(1, 2)  # (B, |A|, |B|) cosine similarities
+    m = F.normalize(metric, dim=-1)
+    scores = m[:, ::2] @ m[:, 1::2].transpose(1, 2)  # (B, |A|, |B|) cosine similarities
+    scores[:, 0, :] = -math.inf  # the class token (A's first member) is protected
     best_score, best_b = scores.max(dim=-1)  # each A token's closest B token
-    order = best_score.sort(dim=-1, descending=True).indices
+    order = best_score.argsort(dim=-1, descending=True)
     merged_a, kept_a = order[:, :r], order[:, r:]
-    kept_a = kept_a.sort(dim=-1).values  # keep the spatial order of the survivors
+    kept_a = kept_a.sort(dim=-1).values  # sequence order of the survivors (the class token first)
 
-    a_x, b_x = px[:, ::2], px[:, 1::2]
-    a_s, b_s = ps[:, ::2], ps[:, 1::2]
+    a_x, b_x = x[:, ::2], x[:, 1::2]
+    a_s, b_s = size[:, ::2], size[:, 1::2]
     d = x.shape[-1]
     take = lambda t, idx: t.gather(1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
     src_x, src_s = take(a_x, merged_a), take(a_s, merged_a)
@@ -91,8 +96,8 @@ def bipartite_merge(x: torch.Tensor, size: torch.Tensor, metric: torch.Tensor, r
     den = b_s.reshape(bsz * nb, 1).clone().index_put_((flat,), src_s.reshape(-1, 1), accumulate=True)
     num, den = num.view(bsz, nb, d), den.view(bsz, nb, 1)
     new_b = num / den
-    out_x = torch.cat([cls_x, take(a_x, kept_a), new_b], dim=1)
-    out_s = torch.cat([cls_s, take(a_s, kept_a), den], dim=1)
+    out_x = torch.cat([take(a_x, kept_a), new_b], dim=1)
+    out_s = torch.cat([take(a_s, kept_a), den], dim=1)
     return out_x, out_s
 
 

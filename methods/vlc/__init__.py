@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.method import MethodInfo, register_method
-from methods.vlc import backbone, head, recognizer  # noqa: F401  (registers the MMAction2 modules)
+from methods.vlc import backbone, head, recipe, recognizer  # noqa: F401  (registers the MMAction2 modules)
 
 SIZES = {
     "tiny": "vlc_tiny.py",

@@ -29,6 +29,7 @@ from methods.vlc.losses import assign_texts, candidate_scores, text_contrastive_
 log = logging.getLogger(__name__)
 SCORING = ("auto", "linear", "text")
 REDUCE = ("max", "mean")
+KEYWORD_TEXTS = ("naclip", "bare")
 
 
 @MODELS.register_module()
@@ -50,6 +51,8 @@ class VLCHead(BaseHead):
         eager_bank: collect the bank's text at build time, so that bad input fails early; False, or a build
             without CLIP weights (FLOPs counting, build tests), defers it to first use.
         use_keywords: the cross-attention gate needs the bank's keywords (set by the recognizer).
+        keyword_text: how a keyword is embedded for the gate (set by the recognizer from ``gate.keyword_text``):
+            ``"naclip"``, the mean of its 80 CLIP ImageNet template embeddings, or ``"bare"``.
     """
 
     def __init__(self, num_classes: int, in_channels: int, class_names: Any, clip_arch: str,
@@ -57,7 +60,8 @@ class VLCHead(BaseHead):
                  use_text: bool = True, num_positives: int = 1, num_negatives: int = 1200,
                  temperature: float = 0.07, zs_reduce: str = "max", test_scoring: str = "auto",
                  num_negatives_scale: float = 1.0,
-                 dropout_ratio: float = 0.0, eager_bank: bool = True, use_keywords: bool = False, **kwargs) -> None:
+                 dropout_ratio: float = 0.0, eager_bank: bool = True, use_keywords: bool = False,
+                 keyword_text: str = "naclip", **kwargs) -> None:
         names = resolve_class_names(class_names, where="VLCHead.class_names")
         if len(names) != num_classes:  # the class list decides (protocols set both; a config's default may lag)
             log.info("VLCHead: num_classes=%d but %d class_names; using the class names", num_classes, len(names))
@@ -82,7 +86,9 @@ class VLCHead(BaseHead):
         self.class_names = list(names)
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
         self.fc_cls = nn.Linear(in_channels, len(names)) if use_ce else None  # Phi, Eq. (2)
-        self.use_keywords = use_keywords
+        if keyword_text not in KEYWORD_TEXTS:
+            raise ConfigError(f"VLCHead.keyword_text={keyword_text!r}; accepted: {KEYWORD_TEXTS}")
+        self.use_keywords, self.keyword_text = use_keywords, keyword_text
         self.text_dim = int(descriptions_dim(clip_arch, clip_weights)) if use_text or use_keywords else 0
         # Phi_m, Eq. (11), also the zero-shot scorer; a parameter-free placeholder when L_text is off (the
         # harness names this submodule as the text branch, so it always exists).
@@ -122,7 +128,7 @@ class VLCHead(BaseHead):
             names = [self.bank.names[c] for c in self.bank.classes]
             emb = descriptions.embed_texts(texts + names, self.clip_arch, self.clip_weights)
             kws = sorted({k for c in self.bank.classes for k in self.bank.keywords[c]})
-            kw_emb = descriptions.embed_texts(kws, self.clip_arch, self.clip_weights) if kws else torch.empty(0)
+            kw_emb = keyword_embeddings(kws, self.clip_arch, self.clip_weights, self.keyword_text)
             device = self.text_proj.weight.device if self.use_text else torch.device("cpu")
             self._emb = {"candidates": emb.to(device), "owner": torch.tensor(owner, device=device),
                          "keyword_index": {k: i for i, k in enumerate(kws)}, "keywords": kw_emb.to(device)}
@@ -211,6 +217,25 @@ class VLCHead(BaseHead):
         if kw.numel() == 0:
             return torch.zeros(len(rows), width, self.text_dim, device=labels.device), valid.to(labels.device)
         return kw[idx.to(kw.device)].to(labels.device), valid.to(labels.device)
+
+
+def keyword_embeddings(keywords: list[str], arch: str, weights: str | None, mode: str = "naclip") -> torch.Tensor:
+    """``(W, E)`` gate query embeddings of ``keywords``.
+
+    ``"naclip"``: NACLIP's query embedding (sinahmr/NACLIP, ``naclip.py``, ``NACLIP.__init__``): every one of
+    the 80 CLIP ImageNet templates (``open_clip.zero_shot_metadata.OPENAI_IMAGENET_TEMPLATES``, NACLIP's
+    ``openai_imagenet_template``) filled with the keyword, each text embedding L2-normalised, averaged over the
+    templates, normalised again. ``"bare"``: the keyword's own normalised embedding.
+    """
+    if not keywords:
+        return torch.empty(0)
+    if mode == "bare":
+        return descriptions.embed_texts(keywords, arch, weights)
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+    texts = [t(k) for k in keywords for t in OPENAI_IMAGENET_TEMPLATES]
+    emb = descriptions.embed_texts(texts, arch, weights).view(len(keywords), len(OPENAI_IMAGENET_TEMPLATES), -1)
+    return F.normalize(emb.mean(dim=1), dim=-1)
 
 
 def descriptions_dim(arch: str, weights: str | None) -> int:

@@ -25,13 +25,14 @@ from mmaction.registry import MODELS
 from torch import nn
 
 from bench.errors import ConfigError
+from methods.vlc.head import KEYWORD_TEXTS
 from methods.vlc.losses import GATES, MASK_NORMS, SelfAttentionGate, distill_loss, keyword_masks
 from methods.vlc.teacher import CLIPTeacher
 
 log = logging.getLogger(__name__)
 LOSS_KEYS = ("ce", "text", "image")
 GATE_DEFAULTS: dict[str, Any] = {"type": "self_attention", "num_heads": 1, "mlp_ratio": 4.0, "thr1": 0.5,
-                                 "thr2": 0.2, "mask_norm": "all", "sigma": 5.0}
+                                 "thr2": 0.2, "mask_norm": "all", "sigma": 5.0, "keyword_text": "naclip"}
 
 
 def _gate_options(gate: dict[str, Any] | None) -> dict[str, Any]:
@@ -40,9 +41,10 @@ def _gate_options(gate: dict[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"VLCRecognizer.gate: unknown keys {unknown}; accepted: {sorted(GATE_DEFAULTS)}")
     out = {**GATE_DEFAULTS, **gate}
-    if out["type"] not in GATES or out["mask_norm"] not in MASK_NORMS:
+    if out["type"] not in GATES or out["mask_norm"] not in MASK_NORMS or out["keyword_text"] not in KEYWORD_TEXTS:
         raise ConfigError(f"VLCRecognizer.gate: type={out['type']!r} (accepted {GATES}), mask_norm="
-                          f"{out['mask_norm']!r} (accepted {MASK_NORMS})")
+                          f"{out['mask_norm']!r} (accepted {MASK_NORMS}), keyword_text={out['keyword_text']!r} "
+                          f"(accepted {KEYWORD_TEXTS})")
     return out
 
 
@@ -57,7 +59,8 @@ class VLCRecognizer(Recognizer3D):
         losses: ``dict(ce=, text=, image=)`` switches.
         alpha: weight of L_image (paper: 10).
         gate: ``GATE_DEFAULTS`` keys: type, num_heads / mlp_ratio (self-attention), thr1 / thr2 / mask_norm /
-            sigma (cross-attention).
+            sigma / keyword_text (cross-attention; ``keyword_text``: ``"naclip"`` = each keyword embedded as the
+            mean of CLIP's 80 ImageNet templates, as NACLIP embeds its queries, ``"bare"`` = the keyword alone).
         teacher_image_size: frame size the teacher sees (default: the CLIP's own).
         teacher_cache: opt into the frozen-teacher cache (True or ``dict(root=, video_identity=)``).
     """
@@ -69,9 +72,10 @@ class VLCRecognizer(Recognizer3D):
         if set(losses) - set(LOSS_KEYS) or not any(losses.values()):
             raise ConfigError(f"VLCRecognizer.losses={losses}: keys must be {LOSS_KEYS} with at least one on")
         arch, weights = clip.get("clip_arch"), clip.get("clip_weights")
-        gate_type = _gate_options(gate)["type"]
+        gate_opts = _gate_options(gate)
         cls_head = dict(cls_head, use_ce=bool(losses["ce"]), use_text=bool(losses["text"]), clip_arch=arch,
-                        clip_weights=weights, use_keywords=bool(losses["image"]) and gate_type == "cross_attention")
+                        clip_weights=weights, keyword_text=gate_opts["keyword_text"],
+                        use_keywords=bool(losses["image"]) and gate_opts["type"] == "cross_attention")
         super().__init__(backbone=backbone, cls_head=cls_head, data_preprocessor=data_preprocessor, **kwargs)
         if hasattr(self.backbone, "post_pool"):  # fc_norm after pooling (fine-tuned UMT / VideoMAE files)
             self.cls_head.__dict__["post_pool"] = self.backbone.post_pool

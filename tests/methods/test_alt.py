@@ -38,6 +38,35 @@ def test_tome_merges_the_most_similar_pairs() -> None:
     assert torch.allclose(out[0, size[0, :, 0] == 2], torch.tensor([[1.0, 0.0]]))
 
 
+def test_tome_split_is_official_tomes_cls_and_odd_patches_against_even_patches() -> None:
+    # Official ToMe (tome/merge.py, bipartite_soft_matching, class_token=True) alternates over [cls] + patches:
+    # A = sequence positions 0, 2, 4 = {cls, p1, p3}, B = positions 1, 3 = {p0, p2}; cls scores are -inf.
+    # By hand (cosines of the rows below): p1 -> p2 (0.9988) beats p1 -> p0 (0.953); p3 -> p0 (0.056) beats
+    # p3 -> p2 (0.049). r = 2 merges both A patches: B0 = (p0 + p3) / 2 and B1 = (p1 + p2) / 2, sizes 2 and 2,
+    # output order [unmerged A in sequence order (cls), B0, B1]. (Splitting the patches alone, A = {p0, p2},
+    # B = {p1, p3}, would merge p0 and p2 both into p1: sizes 3 and 1.)
+    cls = [0.0, 0.0, 1.0]
+    p0, p1, p2, p3 = [1.0, 0.0, 0.3], [1.0, 0.1, 0.0], [1.0, 0.05, 0.0], [0.0, 1.0, 0.2]
+    x = torch.tensor([[cls, p0, p1, p2, p3]])
+    out, size = bipartite_merge(x, torch.ones(1, 5, 1), x, 2)
+    assert size.flatten().tolist() == [1.0, 2.0, 2.0]
+    expected = torch.tensor([cls, [(a + b) / 2 for a, b in zip(p0, p3)], [(a + b) / 2 for a, b in zip(p1, p2)]])
+    assert torch.allclose(out[0], expected)
+    # r = 1: only the best edge (p1 -> p2) merges; survivors: cls, p3 (A, sequence order), then B = p0, (p1 + p2) / 2
+    out, size = bipartite_merge(x, torch.ones(1, 5, 1), x, 1)
+    assert size.flatten().tolist() == [1.0, 1.0, 1.0, 2.0]
+    assert torch.allclose(out[0], torch.tensor([cls, p3, p0, [(a + b) / 2 for a, b in zip(p1, p2)]]))
+
+
+def test_tome_merge_weights_by_existing_sizes() -> None:
+    # ToMe's merge_wavg: x' = sum(s x) / sum(s), s' = sum(s). A token of size 3 merged into one of size 1.
+    x = torch.tensor([[[0.0, 0.0, 1.0], [2.0, 0.0, 0.0], [4.0, 0.0, 0.0]]])  # cls, p0 (B), p1 (A)
+    size = torch.tensor([[[1.0], [1.0], [3.0]]])
+    out, s = bipartite_merge(x, size, x, 1)
+    assert s.flatten().tolist() == [1.0, 4.0]
+    assert torch.allclose(out[0, 1], torch.tensor([(2.0 * 1 + 4.0 * 3) / 4, 0.0, 0.0]))
+
+
 def test_merge_schedule_and_too_large_r() -> None:
     assert check_merge_schedule(196, 12, 8)[-1] == 196 - 96  # Eq. (3): N + 1 - L r tokens with the class token
     assert max_r(196, 12) == 15 and max_r(64, 3) == 16
@@ -97,6 +126,55 @@ def test_gumbel_noise_only_in_training_and_aligner_shapes() -> None:
     assert al(tokens).shape == (2, 16)
 
 
+def test_gumbel_assignment_agrees_with_the_clean_argmax_under_the_logit_scale() -> None:
+    # Fixed input: 16 unit "entities" in 8-d and 500 tokens each a noisy copy of one entity. Cosine gaps between
+    # the best and second entity are ~0.1-0.3, far below Gumbel(0, 1)'s std of 1.28 but far above it times 1/100.
+    g = torch.Generator().manual_seed(0)
+    ents = torch.nn.functional.normalize(torch.randn(16, 8, generator=g), dim=-1)
+    tokens = ents[torch.randint(0, 16, (500,), generator=g)] + 0.3 * torch.randn(500, 8, generator=g)
+    sim = torch.nn.functional.normalize(tokens, dim=-1) @ ents.t()
+    clean = sim.argmax(-1)
+    agree = {}
+    for scale in (1.0, 100.0):
+        noisy = gumbel_assignment(sim * scale, 1.0, noise=True, generator=torch.Generator().manual_seed(1))
+        agree[scale] = (noisy.argmax(-1) == clean).float().mean().item()
+    assert agree[100.0] >= 0.9, agree
+    assert agree[1.0] < 0.5, agree  # the literal reading: the noise decides most assignments
+    al = SemanticAligner(ents, out_dim=4, logit_scale=100.0).train()
+    torch.manual_seed(2)
+    assert (al.assignment(tokens.unsqueeze(0)).argmax(-1)[0] == clean).float().mean() >= 0.9
+
+
+def test_clip_logit_scale_is_the_learned_one_and_bad_values_are_refused() -> None:
+    from methods.alt.recognizer import clip_logit_scale
+    from methods.baselines.clip_meanpool import _shared_clip
+
+    assert clip_logit_scale(TINY, None, "clip") == pytest.approx(_shared_clip(TINY, None).logit_scale.exp().item())
+    assert clip_logit_scale(TINY, None, 1.0) == 1.0
+    for bad in (0, -1.0, "learned", True):
+        with pytest.raises(ConfigError, match="logit_scale"):
+            clip_logit_scale(TINY, None, bad)
+
+
+def test_eq6_hard_and_soft_assignment_and_size_weighted_pooling() -> None:
+    # Two entities e0, e1; one frame with tokens t0 (size 3) aligned to e0 and t1 (size 1) aligned to e1.
+    ents = torch.eye(2, 4)
+    tokens = torch.tensor([[[2.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]])
+    sizes = torch.tensor([[[3.0], [1.0]]])
+    cos = torch.nn.functional.normalize(tokens, dim=-1) @ ents.t()  # [[2, 1], [0, 1]] / |t|
+    soft = (cos * 10.0).softmax(-1)  # eval mode: no noise, tau = 1, logit scale 10
+    hard = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    for mode, a in (("hard", hard), ("soft", soft[0])):
+        for pool, w in (("size", torch.tensor([0.75, 0.25])), ("mean", torch.tensor([0.5, 0.5]))):
+            al = SemanticAligner(ents, out_dim=3, logit_scale=10.0, assignment=mode, pool=pool).eval()
+            pooled = (w[:, None] * (a @ ents)).sum(0)  # sum_l w_l (A S)_l
+            assert torch.allclose(al(tokens, sizes)[0], al.mlp(pooled), atol=1e-6), (mode, pool)
+    with pytest.raises(ConfigError, match="accepted"):
+        SemanticAligner(ents, out_dim=3, assignment="argmax")
+    with pytest.raises(ConfigError, match="accepted"):
+        SemanticAligner(ents, out_dim=3, pool="max")
+
+
 # -- decoder ----------------------------------------------------------------------------------------------
 def test_decoder_without_sa_and_conv_is_cross_attention_only() -> None:
     torch.manual_seed(0)
@@ -115,7 +193,7 @@ def test_decoder_without_sa_and_conv_is_cross_attention_only() -> None:
 def _write_corpus(home, dataset: str, entities: list[dict]) -> None:
     path = home / "text" / dataset / "entity_corpus" / "offline-files.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"entities": entities}))
+    path.write_text(json.dumps({"entities": entities, "resources": {"stop_words": "test", "wordnet": "test"}}))
 
 
 def test_corpus_sub_collections_and_missing_sub_collection(tmp_path, monkeypatch) -> None:
@@ -137,6 +215,12 @@ def test_corpus_sub_collections_and_missing_sub_collection(tmp_path, monkeypatch
         load_entities(["toy2"], subsets=["body", "scene"])
     with pytest.raises(ConfigError, match="accepted"):
         load_entities(["toy"], subsets=["colour"])
+    # an artefact that does not say which linguistic resources built it is refused, with the rebuild command
+    old = tmp_path / "text" / "old" / "entity_corpus" / "offline-files.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"entities": ents}))
+    with pytest.raises(ConfigError, match="does not record the linguistic resources.*bench text build --method alt"):
+        load_entities(["old"])
 
 
 # -- the recognizer ---------------------------------------------------------------------------------------

@@ -319,3 +319,32 @@ def test_text_loss_beats_ce_alone_few_shot(syn_k400, fresh_dirs):
     ce = [_fewshot_top1(fresh_dirs, s, **{"model.losses.text": False}) for s in seeds]
     both = [_fewshot_top1(fresh_dirs, s) for s in seeds]
     assert sum(both) / len(seeds) >= sum(ce) / len(seeds) + 5.0, (ce, both)
+
+
+def test_gate_keywords_are_embedded_as_naclip_template_averages(syn_k400):
+    # NACLIP (naclip.py, NACLIP.__init__): per query, the 80 ImageNet templates filled in, each embedding normalised,
+    # averaged, normalised again. Computed here straight from open_clip's text encoder.
+    import open_clip
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+    from methods.vlc.head import keyword_embeddings
+    from methods.vlc.teacher import shared_clip
+
+    arch, weights = "vlbench-tiny-vit", "synthetic:tiny-clip"
+    model, tok = shared_clip(arch, weights), open_clip.get_tokenizer(arch)
+    words = ["red ball", "floor"]
+    with torch.no_grad():
+        ref = []
+        for w in words:
+            e = F.normalize(model.encode_text(tok([t(w) for t in OPENAI_IMAGENET_TEMPLATES])).float(), dim=-1)
+            ref.append(F.normalize(e.mean(0), dim=-1))
+        bare = F.normalize(model.encode_text(tok(words)).float(), dim=-1)
+    assert len(OPENAI_IMAGENET_TEMPLATES) == 80
+    got = keyword_embeddings(words, arch, weights, "naclip")
+    assert torch.allclose(got, torch.stack(ref), atol=1e-5)
+    assert torch.allclose(keyword_embeddings(words, arch, weights, "bare"), bare, atol=1e-5)
+    assert not torch.allclose(got, bare, atol=1e-2)
+    cfg = _tiny(**{"model.gate.type": "cross_attention", "model.gate.keyword_text": "bare"})
+    assert _build(cfg.model).cls_head.keyword_text == "bare"
+    with pytest.raises(ConfigError, match="keyword_text='plain'.*accepted"):
+        _build(_tiny(**{"model.gate.keyword_text": "plain"}).model)

@@ -212,7 +212,7 @@ def test_umt_pretrain_16_frames_gets_umts_interpolated_table(tmp_path, monkeypat
     spec = layout("umt_b16_pretrain_k710")
     state = released_state(spec["keys"], {**SMALL, 512: 16}, seed=2)
     save_released(state, tmp_path / "b16_ptk710_f8_res224.pth", spec["state_dict_key"])
-    tag = _tag(monkeypatch, "umt-b16-k710", tmp_path / "b16_ptk710_f8_res224.pth")
+    tag = _tag(monkeypatch, "umt-b16-ptk710-f8-res224", tmp_path / "b16_ptk710_f8_res224.pth")
     with pytest.raises(W.WeightsError, match=r"clip_decoder\.0\.head\.weight"):
         _encoder(16, 1, tag)
     enc = _encoder(16, 1, tag, ignore=("clip_decoder.*",))

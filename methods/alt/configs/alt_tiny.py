@@ -23,6 +23,9 @@ model = dict(
         corpus=dict(datasets=["syn_k400"], need="entity_corpus", tag=None,
                     subsets=["body", "object", "scene", "motion"], build_offline=True, placeholder_entities=64),
         tau=1.0,  # Eq. (4), appendix B
+        logit_scale="clip",  # similarities x CLIP's learned logit scale before Eq. (4); 1.0 = the literal reading
+        assignment="hard",  # Eq. (6) with Â (text); "soft": the Gumbel-softmax A (Eq. 6 / Fig. 3b)
+        query_pool="size",  # token rows averaged with ToMe sizes as weights; "mean": plain average
         decoder_depth=2,
         decoder_sa=True,  # Table C4
         decoder_conv=True,  # Table C4

@@ -35,7 +35,8 @@ model = dict(
     clip=dict(clip_arch=clip_arch, clip_weights=clip_weights),
     losses=dict(ce=True, text=True, image=True),
     alpha=10.0,
-    gate=dict(type="self_attention", num_heads=1, mlp_ratio=4.0, thr1=0.5, thr2=0.2, mask_norm="all", sigma=5.0),
+    gate=dict(type="self_attention", num_heads=1, mlp_ratio=4.0, thr1=0.5, thr2=0.2, mask_norm="all", sigma=5.0,
+              keyword_text="naclip"),  # cross-attention keywords: NACLIP's 80-template average; "bare": the word alone
     teacher_image_size=None,
     teacher_cache=False,
     # The tiny video ViT was pre-trained on pixels / 255 (no mean subtraction).

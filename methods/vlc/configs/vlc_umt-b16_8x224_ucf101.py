@@ -15,7 +15,7 @@ model = dict(
     type="VLCRecognizer",
     backbone=dict(type="VLCVideoEncoder", arch="vit", num_frames=num_frames, img_size=img_size, patch_size=16,
                   tubelet_size=1, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
-                  video_weights="umt-b16-k710",
+                  video_weights="umt-b16-ptk710-f8-res224",  # UMT's K710 pre-training file (b16_ptk710_f8_res224)
                   # Parts of released files that are not the encoder: UMT's CLIP decoders, VideoMAE's decoder,
                   # a fine-tuned file's classifier. The record lists what was dropped; anything else must fit.
                   weights_ignore=("clip_decoder.*", "decoder.*", "encoder_to_decoder.*", "mask_token", "head.*")),
@@ -48,14 +48,22 @@ model = dict(
 )
 
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename", "frame_inds", "crop_bbox", "flip", "clip_len")
+# UMT's augmentation (methods/vlc/recipe.py, README "Recipe against UMT"): RandAugment on the decoded frames (the same
+# ops on every frame), random resized crop (area 0.08-1, ratio 3/4-4/3) + flip, random erasing p 0.25 with per-pixel
+# normal noise (UMT's pixel mode) in one box for all frames. Steps 0-2 must stay DecordInit, sampler, DecordDecode
+# (the repeated-augmentation dataset decodes once and runs the rest twice).
 train_pipeline = [
     dict(type="DecordInit", io_backend="disk"),
     dict(type="UniformSample", clip_len=num_frames, num_clips=1),
     dict(type="DecordDecode"),
+    dict(type="ClipRandAugment", config_str="rand-m7-n4-mstd0.5-inc1", translate_const=int(img_size * 0.45),
+         interpolation="bicubic"),
     dict(type="Resize", scale=(-1, 256)),
     dict(type="RandomResizedCrop"),
     dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
     dict(type="Flip", flip_ratio=0.5),
+    dict(type="RandomErasing", erase_prob=0.25, mode="rand", fill_color=[123.675, 116.28, 103.53],
+         fill_std=[58.395, 57.12, 57.375]),
     dict(type="FormatShape", input_format="NCTHW"),
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
@@ -74,12 +82,16 @@ val_pipeline = test_pipeline
 protocol_defaults = dict(fewshot=dict(repeat="none", epochs=50), views=dict(sampling="centre"))
 
 dataset_type = "CheckedVideoDataset"
+# UMT's repeated augmentation (--num_sample 2): each video is decoded once and gives two augmented clips, so a batch
+# of 8 videos holds 16 clips.
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
+    collate_fn=dict(type="repeat_pseudo_collate"),
+    dataset=dict(type="CheckedRepeatAugDataset", num_repeats=2, sample_once=True, ann_file="",
+                 data_prefix=dict(video=""), pipeline=train_pipeline),
 )
 test_dataloader = dict(
     batch_size=4,
@@ -96,8 +108,10 @@ train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval
 optim_wrapper = dict(
     type="AmpOptimWrapper",
     optimizer=dict(type="AdamW", lr=1.5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=5.0),
+    # UMT's layer-wise lr decay 0.75 over the 12 blocks; no weight decay on 1-D parameters, biases, pos/cls tokens
+    constructor="VLCLayerDecayOptimWrapperConstructor",
+    paramwise_cfg=dict(layer_decay=0.75, num_layers=12),
+    clip_grad=None,  # UMT (run_class_finetuning.py, --clip_grad None) does not clip
 )
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
