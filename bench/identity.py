@@ -227,10 +227,9 @@ def resolve(spec) -> dict[str, Any]:
     """The resolved identity of ``spec`` (see the module docstring); raises a BenchError when it cannot run."""
     from bench.data.catalog import get_dataset
     from bench.method import get_method
+    from bench.validation import spec_origin
     from protocols.base import build_protocol
     from protocols.lists import planning_dir
-
-    from bench.validation import spec_origin
 
     where = spec_origin(spec)
     method = get_method(spec.method, where)

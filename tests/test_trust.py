@@ -1,4 +1,4 @@
-"""Trustworthy results (issue 15): run identity, fresh runs vs resume, typed validation, a store that survives bad files."""
+"""Trustworthy results (issue 15): run identity, fresh runs vs resume, typed validation, a store that survives."""
 
 from __future__ import annotations
 
