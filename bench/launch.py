@@ -48,7 +48,10 @@ def split_job_arg(spec_dict: dict[str, Any]) -> tuple[RunSpec, str | None]:
     """A job's spec dict -> (spec, the run id the launcher computed for it, if it sent one)."""
     d = dict(spec_dict)
     expected = d.pop(EXPECTED_RUN_ID, None)
-    return RunSpec.from_dict(d), expected
+    spec = RunSpec.from_dict(d)
+    if expected is not None:  # the id it was submitted under; bench.job.run checks it against a fresh resolution
+        spec.__dict__["_run_id"] = expected
+    return spec, expected
 
 
 class RunJob(submitit.helpers.Checkpointable):
