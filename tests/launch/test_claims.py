@@ -173,3 +173,19 @@ def test_a_planted_proposals_pickle_executes_nothing(tmp_path):
     wrong.write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(DataError, match="must hold a dict"):
         read_proposals(wrong)
+
+
+def test_a_live_local_job_of_a_signed_manifest_is_active_and_a_dead_one_is_not(tmp_path):
+    root = tmp_path / "r"
+    spec = RunSpec("toy", "toy", "toy", grid="act")
+
+    class Job:  # stands for a submitted local job: its id is a pid
+        def __init__(self, pid):
+            self.job_id = str(pid)
+
+    launch._write_manifest(root, "act", "local", tmp_path / "sub", {}, [spec], [Job(os.getpid())], [], "tok")
+    assert follow.active_run_ids(root, "act") == {spec.run_id}
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    spec2 = RunSpec("toy", "toy", "toy", seed=1, grid="act2")
+    launch._write_manifest(root, "act2", "local", tmp_path / "sub", {}, [spec2], [Job(int(dead.stdout))], [], "t2")
+    assert follow.active_run_ids(root, "act2") == set()
