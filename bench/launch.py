@@ -127,6 +127,7 @@ class SequentialJob(submitit.helpers.Checkpointable):
             spec, expected = split_job_arg(d)
             run_id = expected or spec.run_id
             if _recorded(store_root, run_id, self.fn):
+                claims.release(store_root, run_id, getattr(self.fn, "submission", None))
                 continue
             try:
                 self.fn(d, store_root)
