@@ -91,12 +91,19 @@ def read_claim(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {}  # torn or foreign: treated as a dead holder
-    return data if isinstance(data, dict) else {}
+        data = None
+    if isinstance(data, dict):
+        return data
+    try:  # torn or foreign: judged by its age (see holder_alive)
+        return {"_mtime": path.stat().st_mtime}
+    except OSError:
+        return None
 
 
 def holder_alive(c: dict[str, Any]) -> bool:
     """Whether the holder of claim ``c`` may still run the cell (see the module docstring)."""
+    if "_mtime" in c:  # unreadable: not ours to judge for a while (a foreign writer may be busy with it)
+        return time.time() - float(c["_mtime"]) < UNKNOWN_GRACE_S
     if not c:
         return False
     age = time.time() - float(c.get("time", 0) or 0)
@@ -134,16 +141,24 @@ def _slurm_alive(job_id: str, age_s: float) -> bool:
 
 
 def _create(path: Path, data: dict[str, Any]) -> bool:
+    """Create ``path`` holding ``data`` only if it does not exist: written to a temporary file, then hard-linked
+    (``link`` fails when the name exists, atomically, also on NFS), so no reader ever sees a half-written claim."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    return True
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
 
 
 def claim(store_root: Path | str, run_id: str, token: str, **info: Any) -> dict[str, Any] | None:

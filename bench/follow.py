@@ -225,14 +225,17 @@ def load_manifest(manifest: Path | str | dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"launch manifest {manifest} cannot be read ({e})") from e
     if not isinstance(data, dict) or not isinstance(data.get("jobs"), list) or "executor" not in data:
         raise ConfigError(f"launch manifest {manifest} is not a launch manifest (no executor and jobs)")
+    data.pop("_verified", None)  # only verified() sets it, in memory
     data["_path"] = str(manifest)
     return data
 
 
 def verified(m: dict[str, Any]) -> dict[str, Any]:
     """``m`` when this user's launcher signed it and its folder is a directory; else ConfigError (nothing read)."""
+    if m.get("_verified") is True:
+        return m
     where = m.get("_path", "launch manifest")
-    body = {k: v for k, v in m.items() if k != "_path"}
+    body = {k: v for k, v in m.items() if k not in ("_path", "_verified")}
     sig = body.get("signature")
     if not isinstance(sig, str) or not hmac.compare_digest(sig, sign_manifest(body)):
         raise ConfigError(f"launch manifest {where} is not signed by this user's launcher (planted, copied or "
@@ -240,6 +243,7 @@ def verified(m: dict[str, Any]) -> dict[str, Any]:
     folder = m.get("folder")
     if not isinstance(folder, str) or not folder:
         raise ConfigError(f"launch manifest {where}: folder {folder!r} is not a path")
+    m["_verified"] = True
     return m
 
 

@@ -14,7 +14,7 @@ cell or per command; a file rewritten in place gets a new mtime and is hashed ag
   the episode uses it, and the published/configured file it was derived from), of its class
   list and label order, and the episode's parameters;
 - ``weights``: the sha256 of every weights file the model config names, and of an ``init_from``
-  checkpoint.
+  checkpoint file (a finished run given as ``init_from`` counts by its run id).
 
 Paths are not part of it (the same files under another mount point are the same run); file
 contents are. Planning an identity writes derived lists into a temporary directory, never into
@@ -214,36 +214,38 @@ def episode_identity(ep) -> dict[str, Any]:
 
 
 def _init_identity(protocol) -> dict[str, Any] | None:
+    """The weights a protocol starts from: a checkpoint file by its sha256; a finished run by its run id (which
+    names every input that produced those weights), so that a cell can be named before its producer has run."""
     value = protocol.args.get("init_from")
     if value is None:
         return None
-    from protocols.weights import resolve_init
-
-    path = resolve_init(value, where=f"{protocol.name}.init_from")
-    return {"init_from": str(value), "sha256": file_sha256(path)}
+    path = Path(str(value)).expanduser()
+    if path.is_file():
+        return {"init_from": "file", "sha256": file_sha256(path)}
+    return {"init_from": "run", "run_id": str(value)}
 
 
 def resolve(spec) -> dict[str, Any]:
     """The resolved identity of ``spec`` (see the module docstring); raises a BenchError when it cannot run."""
     from bench.data.catalog import get_dataset
     from bench.method import get_method
+    from bench.validation import spec_origin
     from protocols.base import build_protocol
     from protocols.lists import planning_dir
-
-    from bench.validation import spec_origin
 
     where = spec_origin(spec)
     method = get_method(spec.method, where)
     protocol = build_protocol(spec.protocol, spec.protocol_args, where)
     dataset = get_dataset(spec.dataset, where)
     cfg = resolved_config(spec)
+    spec.__dict__["_cfg"] = copy.deepcopy(cfg)  # handed to the first prepare() of this spec (one resolution)
     with planning_dir():
         episodes = protocol.plan(spec, method, dataset)
         data = [episode_identity(ep) for ep in episodes]
     weights = {k: v["sha256"] for k, v in weights_identity(cfg).items()}
     init = _init_identity(protocol)
     if init is not None:
-        weights["init_from"] = init["sha256"]
+        weights["init_from"] = init.get("sha256") or f"run:{init['run_id']}"
     return {
         "config_sha256": config_sha256(cfg),
         "protocol_args": dict(protocol.args),

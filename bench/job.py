@@ -63,7 +63,9 @@ class Prepared:
 def _resolve_cfg(spec: RunSpec):
     from bench.identity import resolved_config
 
-    cfg = resolved_config(spec)
+    spec.run_id  # noqa: B018 - resolving the identity resolves the config once
+    cfg = spec.__dict__.pop("_cfg", None)
+    cfg = cfg if cfg is not None else resolved_config(spec)
     _method_configure(cfg, spec)  # run-time adjustments (e.g. ftp's accumulation for the ranks at hand): not hashed
     return cfg
 
@@ -295,9 +297,10 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
     started = time.time()
     record: dict[str, Any] | None = None
     try:
-        if expected_run_id is not None and expected_run_id != spec.run_id:
+        actual = RunSpec.from_dict(spec.to_dict()).run_id if expected_run_id is not None else spec.run_id
+        if expected_run_id is not None and expected_run_id != actual:
             raise ConfigError(
-                f"run {expected_run_id} was submitted, but its inputs resolve to run id {spec.run_id} where the job "
+                f"run {expected_run_id} was submitted, but its inputs resolve to run id {actual} where the job "
                 f"runs (a split file, class list, weights file or config changed since submission, or differs on "
                 f"this host); submit it again")
         pending = work_dir / PENDING_RECORD

@@ -48,7 +48,10 @@ def split_job_arg(spec_dict: dict[str, Any]) -> tuple[RunSpec, str | None]:
     """A job's spec dict -> (spec, the run id the launcher computed for it, if it sent one)."""
     d = dict(spec_dict)
     expected = d.pop(EXPECTED_RUN_ID, None)
-    return RunSpec.from_dict(d), expected
+    spec = RunSpec.from_dict(d)
+    if expected is not None:  # the id it was submitted under; bench.job.run checks it against a fresh resolution
+        spec.__dict__["_run_id"] = expected
+    return spec, expected
 
 
 class RunJob(submitit.helpers.Checkpointable):
@@ -124,6 +127,7 @@ class SequentialJob(submitit.helpers.Checkpointable):
             spec, expected = split_job_arg(d)
             run_id = expected or spec.run_id
             if _recorded(store_root, run_id, self.fn):
+                claims.release(store_root, run_id, getattr(self.fn, "submission", None))
                 continue
             try:
                 self.fn(d, store_root)

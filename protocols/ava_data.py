@@ -122,9 +122,48 @@ def read_exclusions(path: Path | None) -> set[tuple[str, int]]:
         return {(row[0], int(float(row[1]))) for row in csv.reader(f) if len(row) >= 2}
 
 
+# What a proposals pickle may reference: numpy's array and scalar reconstruction (numpy 1.x and 2.x module
+# names) and the latin-1 codec pickles of protocol 2 use for raw bytes. Nothing that runs code.
+_PROPOSAL_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5
+}
+
+
+class _ProposalUnpickler(pickle.Unpickler):
+    def __init__(self, f, path: Path) -> None:
+        super().__init__(f)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PROPOSAL_GLOBALS:
+            raise DataError(
+                f"AVA proposals file {self.path} references {module}.{name}; refused: a proposals file holds only a "
+                f"dict of numpy arrays ('video_id,timestamp' -> (N, 5) boxes and scores), so nothing else is loaded")
+        return super().find_class(module, name)
+
+
 def read_proposals(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as f:  # a pickle of numpy arrays, as AVA's proposal files are distributed
-        return pickle.load(f)  # noqa: S301 - the dataset's own proposal file
+    """The person proposals of an AVA split: a pickled dict ``"video_id,tttt"`` -> ``(N, 4|5)`` float array.
+
+    Read with a restricted unpickler that resolves only numpy's array reconstruction, so a file that
+    would construct anything else (run code) is refused with its path named, as is any other content.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = _ProposalUnpickler(f, Path(path)).load()
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file
+        raise DataError(f"AVA proposals file {path} cannot be read as a pickled dict of numpy arrays ({e})") from e
+    bad = [k for k, v in (data.items() if isinstance(data, dict) else [])
+           if not isinstance(k, str) or not isinstance(v, np.ndarray) or v.dtype == object]
+    if not isinstance(data, dict) or bad:
+        raise DataError(f"AVA proposals file {path} must hold a dict of str -> numeric numpy arrays; got "
+                        f"{type(data).__name__}{f' with bad entries {bad[:3]}' if bad else ''}")
+    return data
 
 
 def keyframe_boxes(proposals: dict[str, np.ndarray], key: tuple[str, int], thr: float,

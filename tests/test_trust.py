@@ -1,4 +1,4 @@
-"""Trustworthy results (issue 15): run identity, fresh runs vs resume, typed validation, a store that survives bad files."""
+"""Trustworthy results (issue 15): run identity, fresh runs vs resume, typed validation, a store that survives."""
 
 from __future__ import annotations
 
@@ -387,3 +387,11 @@ def test_status_shows_an_older_spec_version_record_as_stale(tmp_path, syn_k400, 
     out = capsys.readouterr().out
     assert "stale" in out and "0123456789ab" in out and "spec version 1" in out
     assert "recorded" not in out.split("\n")[0]
+
+
+def test_a_job_whose_inputs_changed_since_submission_fails_instead_of_recording(syn_k400, fresh_dirs):
+    spec = RunSpec("clip_meanpool", "supervised", "syn_k400", seed=7)
+    with pytest.raises(ConfigError, match=f"run 0123456789ab was submitted, but its inputs resolve to run id "
+                                          f"{spec.run_id}"):
+        job.run(spec, expected_run_id="0123456789ab")
+    assert not Store().has(spec.run_id) and not Store().has("0123456789ab")

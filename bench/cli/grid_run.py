@@ -80,7 +80,10 @@ def run_grid(args: argparse.Namespace) -> int:
     prof_name = grid.launcher.get("profile", "local")
     prof = profiles.load_profile(prof_name, {**{k: v for k, v in grid.launcher.items() if k != "profile"},
                                              **launcher_overrides})
-    launched = launch.submit(specs, executor, prof, None, store.root, grid=grid.name, skip_existing=not args.redo)
+    if args.redo and args.resume:
+        raise ConfigError("--redo (start from scratch) and --resume (reuse earlier work) exclude each other")
+    launched = launch.submit(specs, executor, prof, None, store.root, grid=grid.name, skip_existing=not args.redo,
+                             resume=args.resume, redo=args.redo)
     print(f"{len(launched)} submitted to {executor} ({prof_name}); {len(launched.skipped)} already recorded or running")
     if launched and (args.wait or executor == "debug"):
         states = follow.wait(list(launched), progress=True, run_ids=launched.run_ids, store_root=store.root)

@@ -41,7 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("debug", "local", "slurm"), help="where the cells run")
     p.add_argument("--launcher", action="append", metavar="FIELD=VALUE", help="override a SLURM profile field")
     p.add_argument("--dry-run", action="store_true", help="list the cells with run ids and record state")
-    p.add_argument("--redo", action="store_true", help="rerun cells that already have a record")
+    p.add_argument("--redo", action="store_true",
+                   help="rerun cells that already have a record, from scratch (earlier work is moved aside)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse finished episodes and checkpoints an earlier run of the same run id left "
+                        "(default: a new submission starts fresh; only requeued jobs resume)")
     p.add_argument("--only", help="only cells whose case or run id matches this glob")
     p.add_argument("--wait", action="store_true", help="follow the jobs until they end, then build table/plot")
     p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
@@ -67,11 +71,13 @@ def run_single(args: argparse.Namespace) -> int:
                    protocol_args=parse_pairs(args.arg, "--arg"), overrides=parse_pairs(args.set, "--set"))
     store = Store(args.results)
     print(f"run {spec.run_id}: {spec.describe()}")
+    if args.redo and args.resume:
+        raise ConfigError("--redo (start from scratch) and --resume (reuse earlier work) exclude each other")
     if store.has(spec.run_id) and not args.redo:
         print(f"record exists: {store.record_path(spec.run_id)} (use --redo to run again)")
         record = store.read(spec.run_id)
     else:
-        job.prepare(spec)  # all checks before anything trains
+        job.prepare(spec, planning=True)  # all checks before anything trains; writes nothing
         t0 = time.time()
         from bench import artefacts
 
@@ -79,7 +85,7 @@ def run_single(args: argparse.Namespace) -> int:
             if not art.done():
                 print(f"producing {art.describe()}")
                 artefacts.produce(art)
-        record = job.run(spec, store_root=store.root)
+        record = job.run(spec, store_root=store.root, resume=args.resume, redo=args.redo)
         print(f"finished in {time.time() - t0:.1f} s; record: {store.record_path(spec.run_id)}")
     print_metrics(record)
     return 0

@@ -85,6 +85,11 @@ def main(args: argparse.Namespace) -> int:
 
     g = grid_mod.load(args.grid, profile=args.profile)
     store = Store(args.results)
+    unresolved = [(s, s.resolve_error()) for s in g.specs if s.resolve_error()]
+    if unresolved:
+        s0, err = unresolved[0]
+        print(f"{len(unresolved)} cell(s) cannot be resolved here, so their run ids are provisional and no record "
+              f"can match them; first, cell #{s0.cell}: {err}")
     stale = stale_records(g, store)
     producers = show_producers(g, store)
     states = cell_states(g, store, stale)

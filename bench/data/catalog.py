@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,31 @@ def read_multilabel_list(path: Path) -> list[tuple[str, tuple[int, ...]]]:
     return items
 
 
+def missing_files(root: Path | str, rel_paths: list[str]) -> list[str]:
+    """The paths of ``rel_paths`` (relative to ``root``) that do not exist.
+
+    Each directory is listed once (``os.scandir``) instead of one ``stat`` per file: a 240k-line
+    Kinetics list is checked in well under a second; a name not in its directory's listing is
+    confirmed with ``os.path.exists`` (odd paths, races), so the answer is the same.
+    """
+    root = os.fspath(root)
+    listings: dict[str, set[str] | None] = {}
+    missing = []
+    for rel in rel_paths:
+        folder, _, name = rel.rpartition("/")
+        names = listings.get(folder, ())
+        if names == ():
+            try:
+                with os.scandir(os.path.join(root, folder) if folder else root) as it:
+                    names = {e.name for e in it}
+            except OSError:
+                names = None
+            listings[folder] = names
+        if (names is None or name not in names) and not os.path.exists(os.path.join(root, rel)):
+            missing.append(rel)
+    return missing
+
+
 def _norm(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
@@ -210,7 +236,7 @@ def check_list(ann_file: Path, video_root: Path, num_classes: int, source: str =
         raise DataError(f"{ann_file} is an official HMDB-51 split file: its 0/1/2 are split tags (1 train, 2 test, "
                         f"0 unused), not labels, and its paths lack the class folder. Convert the folder of these "
                         f"files with 'bench data import hmdb51 --root <videos> --annotations <folder>'")
-    missing = [p for _, p, _ in rows if not (Path(video_root) / p).exists()]
+    missing = missing_files(video_root, [p for _, p, _ in rows])
     if missing:
         shown = ", ".join(str(Path(video_root) / p) for p in missing[:max_report])
         raise DataError(

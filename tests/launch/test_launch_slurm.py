@@ -134,3 +134,24 @@ def test_two_tasks_form_a_gloo_process_group(slurm_cluster, toy, make_specs, clu
     lines = (toy.work_dir(root, spec.run_id) / "attempts.log").read_text().split("\n")
     assert sorted(line.split()[0] for line in lines if line) == ["rank0", "rank1"]
     assert (toy.work_dir(root, spec.run_id) / "writes.log").read_text().split() == [spec.run_id]  # rank 0 only
+
+
+def test_two_grids_sharing_a_cell_run_it_once(slurm_cluster, toy, cluster_profile, tmp_path):
+    # issue 15: a cell shared by two grids, launched back to back, is claimed by the first launch
+    from bench import claims
+    from bench.spec import RunSpec
+
+    root, folder = tmp_path / "results", tmp_path / "submitit" / "%j"
+    shared = dict(method="toy", protocol="toy", dataset="toy", overrides={"steps": 6, "step_s": 0.2})
+    grid_a = [RunSpec(**shared, seed=0, grid="share_a"), RunSpec(**shared, seed=1, grid="share_a")]
+    grid_b = [RunSpec(**shared, seed=0, grid="share_b"), RunSpec(**shared, seed=2, grid="share_b")]
+    a = launch.submit(grid_a, "slurm", cluster_profile(), folder, root, fn=toy.ToyJob())
+    b = launch.submit(grid_b, "slurm", cluster_profile(), folder, root, fn=toy.ToyJob())
+    cell = grid_a[0].run_id
+    assert b.run_ids == [grid_b[1].run_id] and b.skipped == [cell]
+    held = json.loads(claims.claim_path(root, cell).read_text())
+    assert held["job"]["executor"] == "slurm" and held["job"]["job_id"] == a[0].job_id
+    assert follow.wait([*a, *b], progress=False, timeout_s=120) == ["done"] * 3
+    assert (toy.work_dir(root, cell) / "writes.log").read_text().split() == [cell]
+    assert len(toy.attempts(root, cell)) == 1
+    assert not list(claims.claims_dir(root).glob("*.json")), "the jobs released their claims"
