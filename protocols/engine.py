@@ -138,6 +138,11 @@ def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (
     dump = ctx.work_dir / episode.name / f"predictions_{name}"
     cfg.test_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"),
                               dump_path=str(dump), class_names=list(episode.classes))
+    # the dumped config names BenchAccMetric: importing it lets MMAction2's tools/test.py rerun the config
+    imports = dict(cfg.get("custom_imports") or {"imports": [], "allow_failed_imports": False})
+    imports["imports"] = [*imports.get("imports", []), *([] if "bench.metrics" in imports.get("imports", [])
+                                                          else ["bench.metrics"])]
+    cfg.custom_imports = imports
     return cfg
 
 
@@ -160,11 +165,12 @@ def train(ctx: RunContext, cfg, init: Path | None = None):
     built model before training (a resumed run then overwrites it with its own checkpoint).
     The trained model's weights are saved as ``model_state.pth`` in the episode directory.
     """
-    from bench.checkpoint import trusted_resume
+    from bench.checkpoint import trusted_resume, weights_only_hook
     from protocols import weights
 
     cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
     runner = build_runner(cfg)
+    runner.register_hook(weights_only_hook())  # epoch_N.pth readable with weights_only=True (init_recognizer)
     runner.init_info = None
     if init is not None:
         state = weights.load_state(init)
