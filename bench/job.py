@@ -70,6 +70,11 @@ def weight_sources(cfg) -> dict[str, Any]:
                 walk(v, f"{path}.{i}")
 
     walk(cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else cfg.model, "model")
+    from bench.models.weights import check_config  # issue 16: recognised layout, activation, ignored keys
+
+    for row in check_config(cfg):
+        if row["where"] in found and row["status"] == "ok":
+            found[row["where"]].update({k: row.get(k) for k in ("layout", "activation", "ignored")})
     return found
 
 

@@ -359,3 +359,21 @@ def test_bike_release_builds_the_bike_recognizer(openai_b16, tmp_path, monkeypat
     assert isinstance(blk.mlp.gelu, QuickGELU) and blk.ln_1.eps == 1e-12
     assert isinstance(enc.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
     assert enc.weights_report["layout"] == "bike-k400"
+
+
+def test_bench_validate_refuses_an_empty_weights_file_before_submission(tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: weights_check\nbase: {method: ftp, protocol: supervised, seed: 0}\n"
+                    "profiles:\n  default: {size: uniformerv2_b16_8x224, dataset: syn_k400, executor: debug}\n"
+                    "cases:\n  one: {}\n")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    _tag(monkeypatch, "uniformerv2-b16-k710", tmp_path / "empty.pth")
+    assert main(["validate", str(grid)]) != 0
+    err = capsys.readouterr().err
+    assert "'uniformerv2-b16-k710'" in err and str(tmp_path / "empty.pth") in err and "0 bytes" in err
+    assert "k710_uniformerv2_b16_8x224.pyth" in err
+    assert main(["weights", str(grid)]) == 1
+    out = capsys.readouterr().out
+    assert "uniformerv2-b16-k710  [unreadable]" in out and "openai-vit-b-16  [missing]" in out
