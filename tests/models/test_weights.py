@@ -90,6 +90,11 @@ def test_openai_state_dict_and_open_clip_file(openai_b16, tmp_path, monkeypatch)
                          None)
     model = create_clip("ViT-B-16", _tag(monkeypatch, "oc-b16", path))
     assert (model.weights_report["layout"], model.weights_report["activation"]) == ("open-clip", "GELU")
+    # an open_clip file named as OpenAI's would silently run with GELU: refused, unless the arch says quickgelu
+    with pytest.raises(W.WeightsError, match="need QuickGELU"):
+        create_clip("ViT-B-16", _tag(monkeypatch, "openai-vit-b-16", path))
+    quick = create_clip("ViT-B-16-quickgelu", "openai-vit-b-16")
+    assert quick.weights_report["activation"] == "QuickGELU"
     assert isinstance(model.visual.transformer.resblocks[0].mlp.gelu, torch.nn.GELU)
     assert torch.equal(model.state_dict()["visual.proj"], oc["visual.proj"])
 
