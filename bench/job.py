@@ -82,8 +82,13 @@ def _method_configure(cfg, spec: RunSpec) -> None:
 def weight_sources(cfg) -> dict[str, Any]:
     """Every weights field of the model config, resolved to a file with its sha256 (cached)."""
     from bench.identity import weights_identity
+    from bench.models.weights import check_config  # issue 16: recognised layout, activation, ignored keys
 
-    return weights_identity(cfg)
+    found = weights_identity(cfg)
+    for row in check_config(cfg):
+        if found.get(row["where"]) and row["status"] == "ok":
+            found[row["where"]].update({k: row.get(k) for k in ("layout", "activation", "ignored")})
+    return found
 
 
 # (ann_file, size, mtime_ns, video_root, num_classes) -> number of videos: each list is checked once per process

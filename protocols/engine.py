@@ -218,6 +218,11 @@ def episode_config(ctx: RunContext, episode: Episode, views: tuple[int, int] = (
     dump = ctx.work_dir / episode.name / f"predictions_{name}"
     cfg.test_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"),
                               dump_path=str(dump), class_names=list(episode.classes))
+    # the dumped config names BenchAccMetric: importing it lets MMAction2's tools/test.py rerun the config
+    imports = dict(cfg.get("custom_imports") or {"imports": [], "allow_failed_imports": False})
+    imports["imports"] = [*imports.get("imports", []), *([] if "bench.metrics" in imports.get("imports", [])
+                                                          else ["bench.metrics"])]
+    cfg.custom_imports = imports
     if episode.name not in ctx.configs or (episode.train is not None and name == "test"):
         ctx.configs[episode.name] = cfg.to_dict()  # the record stores the config that trained, as trained
     return cfg
@@ -296,7 +301,7 @@ def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
     highest single-view top-1 (``runner.report`` says which and lists every epoch's top-1).
     The returned model's weights are saved as ``model_state.pth`` in the episode directory.
     """
-    from bench.checkpoint import trusted_resume
+    from bench.checkpoint import trusted_resume, weights_only_hook
     from protocols import weights
 
     check_report("train", report)
@@ -304,6 +309,7 @@ def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
         _test_every_epoch(cfg)
     cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
     runner = build_runner(cfg)
+    runner.register_hook(weights_only_hook())  # epoch_N.pth readable with weights_only=True (init_recognizer)
     runner.init_info = None
     if init is not None:
         state = weights.load_state(init)

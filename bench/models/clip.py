@@ -103,7 +103,9 @@ def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
         log.warning("CLIP %s: no weights given, starting from random initialisation", arch)
         return open_clip.create_model(arch, pretrained=None)
     tag = str(weights)
-    _, layout, _ = wmod.open_weights(tag, "clip", lazy=True)
+    _, layout, found = wmod.open_weights(tag, "clip", lazy=True)
+    if why := wmod.ambiguous_openai(tag, found, layout, arch):
+        raise wmod.WeightsError(why)
     quick = clip_uses_quick_gelu(arch, layout.origin)
     model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick)
     report = wmod.load_into(model, tag, "clip", model=f"open_clip {arch}")

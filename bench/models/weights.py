@@ -299,6 +299,21 @@ def detect(ck: Checkpoint, family: str | None = None) -> Layout | None:
     return None
 
 
+def ambiguous_openai(tag: str, path: Path, layout: Layout, arch: str) -> str | None:
+    """A refusal when an open_clip-layout file is named as OpenAI's and the arch would build it with GELU.
+
+    OpenAI's weights need QuickGELU; an open_clip state dict carries no sign of its origin, so a file
+    called ``openai`` in that layout would silently run with the wrong activation.
+    """
+    if layout.name != "open-clip" or arch.endswith("-quickgelu"):
+        return None
+    if "openai" not in str(tag).lower() and "openai" not in path.name.lower():
+        return None
+    return (f"weights {tag!r} ({path}) are an open_clip state dict named as OpenAI's: OpenAI-trained weights "
+            f"need QuickGELU, which nothing in this layout says; give OpenAI's released file (e.g. "
+            f"{arch}.pt as clip.load downloads it, TorchScript) or use the arch {arch}-quickgelu")
+
+
 def describe(family: str) -> str:
     return "; ".join(f"{lay.name} ({lay.release})" for lay in LAYOUTS if lay.family == family)
 
@@ -515,6 +530,7 @@ class Need:
     owned: Callable[[Checkpoint, Layout], tuple[str, ...]] = lambda ck, layout: ()
     convert: Callable[[Checkpoint, Layout], dict[str, Any]] | None = None
     model: str = "the model"
+    arch: str | None = None  # CLIP arch (the activation check)
 
 
 def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
@@ -612,10 +628,10 @@ def needs(model_cfg: Any, where: str = "model") -> list[Need]:
             ignore = tuple(node.get("weights_ignore") or ())
             if isinstance(node.get("clip_weights"), str) and isinstance(node.get("clip_arch"), str):
                 out.append(Need(f"{path}.clip_weights", node["clip_weights"], "clip", _clip_shapes(node["clip_arch"]),
-                                model=f"open_clip {node['clip_arch']}"))
+                                model=f"open_clip {node['clip_arch']}", arch=node["clip_arch"]))
             elif isinstance(node.get("weights"), str) and isinstance(node.get("arch"), str) and kind is None:
                 out.append(Need(f"{path}.weights", node["weights"], "clip", _clip_shapes(node["arch"]),
-                                model=f"open_clip {node['arch']}"))
+                                model=f"open_clip {node['arch']}", arch=node["arch"]))
             if kind == "VLCVideoEncoder" and node.get("arch", "vit") == "vit" and isinstance(
                     node.get("video_weights"), str):
                 kw = dict(node, tubelet_size=node.get("tubelet_size", 2))
@@ -668,6 +684,9 @@ def check_need(need: Need) -> dict[str, Any]:
         row.update(status="unrecognised layout" if "layout" in str(e) else "unreadable", message=str(e))
         return row
     row["layout"] = layout.name
+    if need.arch and (why := ambiguous_openai(need.tag, path, layout, need.arch)):
+        row.update(status="mismatch", message=why)
+        return row
     try:
         converted = need.convert(ck, layout) if need.convert else layout.convert(ck.entries)
         diff = compare(converted, need.shapes(layout), need.ignore, need.owned(ck, layout))

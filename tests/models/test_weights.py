@@ -48,6 +48,7 @@ def _quick_gelu_mlp(block_state: dict[str, torch.Tensor], x: torch.Tensor) -> to
     return F.linear(h, block_state["c_proj.weight"].float(), block_state["c_proj.bias"].float())
 
 
+@pytest.mark.slow  # full-size ViT-B/16 on CPU
 def test_openai_torchscript_builds_quickgelu_clip_with_every_tensor(openai_b16, monkeypatch):
     from open_clip.transformer import QuickGELU
 
@@ -73,6 +74,7 @@ def test_openai_torchscript_builds_quickgelu_clip_with_every_tensor(openai_b16, 
         torch.testing.assert_close(model.visual.transformer.resblocks[3].mlp(x), _quick_gelu_mlp(block, x))
 
 
+@pytest.mark.slow  # full-size ViT-B/16 on CPU
 def test_openai_state_dict_and_open_clip_file(openai_b16, tmp_path, monkeypatch):
     """A plain OpenAI state dict (with its three scalars) is OpenAI's too; an open_clip file keeps its arch's GELU."""
     from bench.models.clip import create_clip
@@ -88,6 +90,11 @@ def test_openai_state_dict_and_open_clip_file(openai_b16, tmp_path, monkeypatch)
                          None)
     model = create_clip("ViT-B-16", _tag(monkeypatch, "oc-b16", path))
     assert (model.weights_report["layout"], model.weights_report["activation"]) == ("open-clip", "GELU")
+    # an open_clip file named as OpenAI's would silently run with GELU: refused, unless the arch says quickgelu
+    with pytest.raises(W.WeightsError, match="need QuickGELU"):
+        create_clip("ViT-B-16", _tag(monkeypatch, "openai-vit-b-16", path))
+    quick = create_clip("ViT-B-16-quickgelu", "openai-vit-b-16")
+    assert quick.weights_report["activation"] == "QuickGELU"
     assert isinstance(model.visual.transformer.resblocks[0].mlp.gelu, torch.nn.GELU)
     assert torch.equal(model.state_dict()["visual.proj"], oc["visual.proj"])
 
@@ -100,6 +107,11 @@ def test_openai_l14_layout_fits_open_clip_vit_l14_on_the_meta_device(tmp_path, m
                   W._clip_shapes("ViT-L-14"), model="open_clip ViT-L-14")
     row = W.check_need(need)
     assert (row["status"], row["layout"], row["activation"]) == ("ok", "openai-clip", "QuickGELU"), row
+    at336 = W.check_need(W.Need("model.clip_weights", "openai-vit-l-14", "clip", W._clip_shapes("ViT-L-14-336"),
+                                model="open_clip ViT-L-14-336"))
+    assert at336["status"] == "mismatch"
+    assert "visual.positional_embedding: file [257, 1024] vs model [577, 1024] (224-px checkpoint for a 336-px " \
+           "model)" in at336["message"]
     bad = W.Need("model.clip_weights", "openai-vit-l-14", "clip", W._clip_shapes("ViT-B-16"), model="ViT-B-16")
     row = W.check_need(bad)
     assert row["status"] == "mismatch", row
@@ -316,6 +328,7 @@ def test_bad_files_are_refused_naming_tag_file_and_expectation(tmp_path, monkeyp
 
 
 # -- BIKE's released K400 model ----------------------------------------------------------------------------
+@pytest.mark.slow  # full-size ViT-B/16 on CPU
 def test_bike_release_builds_the_bike_recognizer(openai_b16, tmp_path, monkeypatch):
     """k400-vit-b-16-f8.pt: CLIP (OpenAI names) + the 6-layer temporal transformer, every tensor where it belongs."""
     from mmaction.registry import MODELS
@@ -359,3 +372,58 @@ def test_bike_release_builds_the_bike_recognizer(openai_b16, tmp_path, monkeypat
     assert isinstance(blk.mlp.gelu, QuickGELU) and blk.ln_1.eps == 1e-12
     assert isinstance(enc.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
     assert enc.weights_report["layout"] == "bike-k400"
+
+
+def test_bench_validate_refuses_an_empty_weights_file_before_submission(tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: weights_check\nbase: {method: ftp, protocol: supervised, seed: 0}\n"
+                    "profiles:\n  default: {size: uniformerv2_b16_8x224, dataset: syn_k400, executor: debug}\n"
+                    "cases:\n  one: {}\n")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    _tag(monkeypatch, "uniformerv2-b16-k710", tmp_path / "empty.pth")
+    assert main(["validate", str(grid)]) != 0
+    err = capsys.readouterr().err
+    assert "'uniformerv2-b16-k710'" in err and str(tmp_path / "empty.pth") in err and "0 bytes" in err
+    assert "k710_uniformerv2_b16_8x224.pyth" in err
+    assert main(["weights", str(grid)]) == 1
+    out = capsys.readouterr().out
+    assert "uniformerv2-b16-k710  [unreadable]" in out and "openai-vit-b-16  [missing]" in out
+
+
+def test_timm_safetensors_layout_loads_into_the_ftp_frame_encoder(tmp_path, monkeypatch):
+    """timm's own naming in a safetensors file (as timm releases ViT / DeiT III); the 21k classifier is declared."""
+    import timm
+    from safetensors.torch import save_file
+
+    from methods.ftp.encoders import FTPTimmFrames
+
+    torch.manual_seed(0)
+    src = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=21843).state_dict()
+    path = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in src.items()}, str(path))
+    tag = _tag(monkeypatch, "timm-tiny", path)
+    ck = W.read_file(path, lazy=True)  # the header only
+    assert ck.fmt == "safetensors" and ck.entries["head.weight"] == (21843, 192)
+    with pytest.raises(W.WeightsError, match=r"head\.weight"):
+        FTPTimmFrames("vit_tiny_patch16_224", weights=tag)
+    enc = FTPTimmFrames("vit_tiny_patch16_224", weights=tag, weights_ignore=("head.*",))
+    assert enc.weights_report["layout"] == "timm-vit" and enc.weights_report["ignored"] == ["head.bias", "head.weight"]
+    own = enc.net.state_dict()
+    assert set(own) == set(src) - {"head.weight", "head.bias"}
+    assert all(torch.equal(own[k], src[k]) for k in own)
+
+
+def test_ftp_videomae_finetuned_pools_then_applies_fc_norm(tmp_path, monkeypatch):
+    from methods.ftp.encoders import FTPVideoMAE
+
+    spec = layout("videomae_b16_finetune_k400")
+    state = released_state(spec["keys"], SMALL, seed=6)
+    save_released(state, tmp_path / "ft.pth", "module")
+    enc = FTPVideoMAE(weights=_tag(monkeypatch, "vmae-ft", tmp_path / "ft.pth"), weights_ignore=("head.*",),
+                      img_size=224, patch_size=16, embed_dims=48, depth=12, num_heads=12, num_frames=16)
+    assert enc.pooling == "fc_norm" and enc.weights_report["ignored"] == ["head.bias", "head.weight"]
+    m, pooled = enc(torch.randn(1, 3, 16, 224, 224))
+    want = F.layer_norm(m.mean(dim=(1, 2, 3)), (48,), state["fc_norm.weight"], state["fc_norm.bias"], 1e-6)
+    torch.testing.assert_close(pooled, want)
