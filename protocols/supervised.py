@@ -68,6 +68,8 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 
 @register_protocol
 class Supervised(Protocol):
+    """Train and test; splits=[1,2,3]: UCF-101/HMDB-51 three-split mean; ActivityNet: top-1 and mAP (200 classes)."""
+
     name = "supervised"
     version = "1"
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,

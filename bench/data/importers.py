@@ -467,7 +467,7 @@ def read_header(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with open(path) as f:
         for line in f:
-            if not line.startswith("#"):
+            if not line.startswith("# "):
                 break
             key, sep, value = line[1:].strip().partition(": ")
             if not sep:

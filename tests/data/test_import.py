@@ -21,7 +21,7 @@ SSV2 = read_label_csv(LABELS_DIR / "ssv2.csv")
 
 
 def body(path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return [line for line in path.read_text().splitlines() if not line.startswith("# ")]
 
 
 def run_import(args, capsys) -> tuple[int, str, str]:
@@ -195,3 +195,20 @@ def test_bad_dataset_and_layout_are_refused_naming_what_is_accepted(tmp_path, us
     assert code == 2 and "unknown dataset 'ucf102'" in err and "ucf101" in err
     code, _, err = run_import(["activitynet", "--root", tmp_path, "--layout", "frames"], capsys)
     assert code == 2 and "--layout 'frames'" in err and "untrimmed" in err
+
+
+def test_data_ls_and_ls_datasets_show_source_lists_and_missing_videos(official_tree, user_config, capsys, tmp_path):
+    t = official_tree("k400")
+    assert run_import(["k400", "--root", t["root"], "--annotations", t["annotations"], "--out", tmp_path / "l"],
+                      capsys)[0] == 0
+    victim = next(line.split()[0] for line in body(tmp_path / "l" / "k400_val.txt"))
+    (t["root"] / victim).unlink()
+    assert bench_main(["data", "ls", "--size", "tiny"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"{t['root']} (from {user_config}" in lines["k400"]
+    assert "lists: train, val" in lines["k400"] and "videos missing: 1" in lines["k400"]
+    assert "not configured" in lines["k700"] and "not configured" in lines["ucf101"]
+    assert "shipped splits: 11" in lines["ucf101"]  # 6 split files, full, 4 few-shot lists (protocols/splits)
+    assert bench_main(["ls", "datasets"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("k400 "))
+    assert "lists: train, val" in row

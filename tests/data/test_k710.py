@@ -16,7 +16,7 @@ def row(label, yt, split, start=10):
 
 
 def body(path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return [line for line in path.read_text().splitlines() if not line.startswith("# ")]
 
 
 def test_k710_merges_train_sets_drops_duplicates_and_held_out_videos(tmp_path, user_config, capsys):

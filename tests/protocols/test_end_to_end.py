@@ -22,6 +22,8 @@ CASES = {
                  "top1"),
     "ava": ("syn_ava", {"batch_size": 4}, ["main"], "mAP"),
     "linear_probe": ("syn_hmdb", {"splits": [1, 2]}, ["split1", "split2"], "top1"),
+    # the miniature official Charades tree (fixture charades_imported), multi-label
+    "charades": ("charades", {"views": "2x1"}, ["main"], "mAP"),
 }
 
 
@@ -31,8 +33,10 @@ def test_every_registered_protocol_has_an_end_to_end_case():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_spec):
+def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_spec, request):
     dataset, args, episodes, headline = CASES[name]
+    if dataset == "charades":
+        request.getfixturevalue("charades_imported")
     spec = quick_spec(name, dataset, **args)
     record = job.run(spec)
     assert Store().has(spec.run_id) and len(Store().records()) == 1
