@@ -65,6 +65,17 @@ def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_
 
 
 @pytest.mark.slow
+def test_supervised_official_splits_report_each_split_and_the_mean(fresh_dirs, quick_spec):
+    record = job.run(quick_spec("supervised", "syn_hmdb", splits=[1, 2]))
+    assert [e["episode"]["name"] for e in record["episodes"]] == ["split1", "split2"]
+    m = record["metrics"]
+    for key in ("top1", "top5", "mean_class_acc", "top1_1view"):
+        assert m[key] == pytest.approx((m[f"{key}_split1"] + m[f"{key}_split2"]) / 2)
+    assert m["num_splits"] == 2 and m["num_test_videos"] == sum(
+        e["metrics"]["num_test_videos"] for e in record["episodes"])
+
+
+@pytest.mark.slow
 def test_same_checkpoint_evaluated_twice_gives_identical_metrics(fresh_dirs, quick_spec):
     trained = quick_spec("supervised", "syn_ucf", train_split="train_split1", test_split="val_split1")
     job.run(trained)
