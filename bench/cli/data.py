@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_ls)
     imp = sub.add_parser("import", help="read a dataset's official annotation files, write MMAction2 lists")
     imp.add_argument("dataset", help="ucf101, hmdb51, k400, k600, k700, k710, ssv2, ava, activitynet or charades")
-    imp.add_argument("--root", required=True, help="the folder the videos are under (any depth)")
+    imp.add_argument("--root", default=None, help="the folder the videos are under (any depth); k710: the folder "
+                     "its list paths are relative to (default: the deepest folder above the k400/k600/k700 roots)")
     imp.add_argument("--annotations", default=None, help="folder of the official annotation files (default: --root)")
     imp.add_argument("--layout", default=None, help="activitynet: untrimmed (default, whole videos) or clips "
                      "(one file <id>_<k> per segment); other datasets find their layout from the files")
@@ -88,6 +89,8 @@ def dataset_status(name: str, size: str, built: dict, check: bool = True) -> dic
             continue
         path = Path(value).expanduser()
         path = path if path.is_absolute() else root / path
+        if path.is_dir():  # AVA's frame / video folders are not lists
+            continue
         if not path.is_file():
             absent.append(key)
             continue
@@ -132,7 +135,8 @@ def _import(args: argparse.Namespace) -> int:
     from bench import settings
     from bench.data import importers
 
-    res = importers.run_import(args.dataset, Path(args.root), Path(args.annotations) if args.annotations else None,
+    res = importers.run_import(args.dataset, Path(args.root) if args.root else None,
+                               Path(args.annotations) if args.annotations else None,
                                Path(args.out) if args.out else None, layout=args.layout,
                                skip_missing=args.skip_missing)
     print(f"{res.dataset}: videos under {res.root}")

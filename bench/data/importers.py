@@ -479,12 +479,19 @@ def read_header(path: Path) -> dict[str, Any]:
     return out
 
 
-def run_import(dataset: str, root: Path, annotations: Path | None = None, out_dir: Path | None = None, *,
+def run_import(dataset: str, root: Path | None, annotations: Path | None = None, out_dir: Path | None = None, *,
                layout: str | None = None, skip_missing: bool = False, classes: list[str] | None = None
                ) -> ImportResult:
     """Read ``dataset``'s official files and write its lists (see module docstring). Raises DataError."""
     if dataset not in DATASETS:
         raise DataError(f"bench data import: unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+    if dataset == "k710":
+        from bench.data.k710 import import_k710
+
+        out = Path(out_dir).expanduser().absolute() if out_dir else default_out_dir(dataset)
+        return import_k710(Path(root).expanduser().absolute() if root else None, out, skip_missing=skip_missing)
+    if root is None:
+        raise DataError(f"bench data import {dataset}: --root <the folder the videos are under> is required")
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
         raise DataError(f"bench data import {dataset}: --root {root} is not a directory")
@@ -496,10 +503,6 @@ def run_import(dataset: str, root: Path, annotations: Path | None = None, out_di
     out_dir = Path(out_dir).expanduser().absolute()
     if dataset == "ava":
         return _import_ava(root, ann, out_dir)
-    if dataset == "k710":
-        from bench.data.k710 import import_k710
-
-        return import_k710(root, out_dir, skip_missing=skip_missing)
     accepted = LAYOUTS.get(dataset, ())
     if layout is not None and layout not in accepted:
         raise DataError(f"bench data import {dataset}: --layout {layout!r}; accepted: "

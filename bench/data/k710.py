@@ -77,8 +77,10 @@ def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False)
                         f"--annotations <csv folder>'; the entry needs root and annotations, in "
                         f"{settings.config_file()})")
     roots = {v: Path(e["root"]) for v, e in entries.items()}
-    if root is None or str(root) in ("", "."):
+    if root is None:
         root = Path(os.path.commonpath([str(r) for r in roots.values()]))
+    elif not root.is_dir():
+        raise DataError(f"bench data import k710: --root {root} is not a directory")
     maps = row_maps()
     records: dict[str, list[importers.Record]] = {}
     sources = []

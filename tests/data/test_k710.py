@@ -37,7 +37,7 @@ def test_k710_merges_train_sets_drops_duplicates_and_held_out_videos(tmp_path, u
         assert bench_main(["data", "import", v, "--root", str(info["root"]), "--annotations", str(info["annotations"]),
                            "--out", str(tmp_path / "lists" / v)]) == 0
     capsys.readouterr()
-    assert bench_main(["data", "import", "k710", "--root", str(tmp_path / "kinetics"),
+    assert bench_main(["data", "import", "k710",
                        "--out", str(tmp_path / "lists" / "k710")]) == 0
     train = body(tmp_path / "lists" / "k710" / "k710_train.txt")
     val = body(tmp_path / "lists" / "k710" / "k710_val.txt")
