@@ -618,6 +618,7 @@ def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Re
     for rec in records:
         split_files.setdefault(rec.split, set()).add(_where_file(rec.where))
     split_files["full"] = split_files.get("train", set()) | split_files.get("val", set())
+    texts: dict[Path, str] = {}
     for split in sorted(set(by_split) | set(missing)):
         items = sorted(set(by_split.get(split, [])))
         if split == "test" and not any(labels for _, labels in items):
@@ -627,9 +628,11 @@ def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Re
         path = out_dir / f"{dataset}_{split}.txt"
         srcs = sorted(set(label_files) | split_files.get(split, set()))
         extra_lines = "".join(f"# {k}: {v}\n" for k, v in (header_extra or {}).get(split, {}).items())
-        write_atomic(path, header(dataset, split, srcs, len(items), dropped[split], multi) + extra_lines + body)
+        texts[path] = header(dataset, split, srcs, len(items), dropped[split], multi) + extra_lines + body
         lists[split] = path
         counts[split] = len(items)
+    for path, text in texts.items():  # every list built (and checked) before the first is replaced
+        write_atomic(path, text)
     entry: dict[str, Any] = {"root": str(root), **{s: str(p) for s, p in lists.items()}}
     if multi:
         entry["multi_label"] = True

@@ -282,3 +282,22 @@ def test_ucf101_videos_converted_to_another_extension_are_found(official_tree, t
     src.rename(src.with_suffix(".mkv"))  # the list says .avi; the user's copy is another container
     res = importers.run_import("ucf101", t["root"], t["annotations"], tmp_path / "out")
     assert "YoYo/v_YoYo_g01_c01.mkv 100" in body(res.lists["val_split1"])
+
+
+def test_class_folders_with_spaces_are_refused_before_any_list_is_written(tmp_path):
+    from bench.data import importers
+
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    (ann / "validate.csv").write_text('label,youtube_id,time_start,time_end,split\nabseiling,-3B32lodo2M,59,69,val\n'
+                                      '"air drumming",_dbcJuKJQNs,40,50,val\n')
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,0wR5jVB-WPk,417,427,train\n")
+    # the official crawler's layout keeps the spaces of class names (MMAction2 renames them to "_")
+    for rel in ("val/abseiling/-3B32lodo2M_000059_000069.mp4", "val/air drumming/_dbcJuKJQNs_000040_000050.mp4",
+                "train/abseiling/0wR5jVB-WPk_000417_000427.mp4"):
+        (tmp_path / "videos" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "videos" / rel).touch()
+    out = tmp_path / "lists"
+    with pytest.raises(DataError, match=r"'val/air drumming/_dbcJuKJQNs_000040_000050.mp4' contains a space.*rename"):
+        importers.run_import("k400", tmp_path / "videos", ann, out)
+    assert not list(out.glob("k400_*.txt")), "no list is written when one of them cannot be"
