@@ -63,9 +63,9 @@ class Split:
             "dataset": self.dataset,
             "ann_file": str(self.ann_file),
             "sha256": hashlib.sha256(data).hexdigest(),
-            "num_videos": sum(1 for line in data.decode().splitlines() if line.strip() and not line.startswith("#")),
+            "num_videos": sum(1 for line in data.decode().splitlines() if line.strip() and not line.startswith("# ")),
         }
-        if data.startswith(b"#"):  # the provenance header of an imported list (videos dropped as missing ...)
+        if data.startswith(b"# "):  # the provenance header of an imported list (videos dropped as missing ...)
             from bench.data.importers import read_header
 
             d["import"] = read_header(Path(self.ann_file))

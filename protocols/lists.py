@@ -87,7 +87,7 @@ def _parse(path: Path) -> list[tuple[int, str, int]]:
     rows = []
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         parts = line.split()
-        if not parts or parts[0].startswith("#"):
+        if not parts or line.startswith("# "):
             continue
         if len(parts) not in (2, 3):
             raise DataError(f"{path}:{lineno}: expected '<path> <label>' or '<path> <frames> <label>', got {line!r}")

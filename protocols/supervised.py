@@ -11,9 +11,10 @@ episode directory (``model_state.pth``) so that few-shot and zero-shot runs can 
 ``splits`` (e.g. ``[1, 2, 3]``): train and test each official split as one episode (``split<N>``:
 ``train_split<N>`` / ``val_split<N>``; the shipped split files when the user configured only a
 root), and report each split (``top1_split1`` ...) and their mean as the headline, as UCF-101 and
-HMDB-51 results are reported. Left at ``null``, UCF-101 and HMDB-51 use ``[1, 2, 3]`` unless the
-user configured a ``train`` list or gave ``train_split``/``test_split``; every other dataset trains
-on ``train_split`` and tests on ``test_split`` (one episode, ``main``).
+HMDB-51 results are reported. Left at ``null``, one episode (``main``) trains on ``train_split`` and
+tests on ``test_split``; on UCF-101 / HMDB-51 without a configured ``train`` list that is refused with
+a message naming both ways (``splits=[1, 2, 3]``, or ``train_split=train_split1``), so that a grid
+meant for split 1 never silently reports a three-split mean, nor the reverse.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 from protocols import engine, lists
 from protocols.base import AVERAGE_CLIPS as AVERAGE_CLIPS_PARAM
 from protocols.base import EPOCHS, SPLIT, VIEWS, Episode, Param, Protocol, register_protocol
@@ -78,6 +79,8 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 
 @register_protocol
 class Supervised(Protocol):
+    """Train and test; splits=[1,2,3]: UCF-101/HMDB-51 three-split mean; ActivityNet: top-1 and mAP (200 classes)."""
+
     name = "supervised"
     version = "1"
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
@@ -106,17 +109,16 @@ class Supervised(Protocol):
         engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
         engine.check_sampling(self.name, self.args["sampling"])
 
-    def split_numbers(self, dataset) -> list[int] | None:
-        """The official splits to run (None: one train/test episode)."""
-        if self.args["splits"] is not None:
-            return list(self.args["splits"])
-        default_lists = self.args["train_split"] == "train" and self.args["test_split"] == "val"
-        if dataset.name in THREE_SPLITS and default_lists and "train" not in dataset.splits:
-            return [1, 2, 3]
-        return None
-
     def plan(self, spec, method, dataset) -> list[Episode]:
-        numbers = self.split_numbers(dataset)
+        numbers = self.args["splits"]
+        train = self.args["train_split"]
+        if (numbers is None and dataset.name in THREE_SPLITS and train not in dataset.splits
+                and (dataset.name, train) not in lists.SHIPPED):
+            raise DataError(
+                f"supervised on {dataset.name}: no {self.args['train_split']!r} list is configured, and "
+                f"{dataset.name} is evaluated per official split: give --arg splits=[1,2,3] (each split and "
+                f"their mean) or --arg train_split=train_split1 --arg test_split=val_split1 (split 1 alone)"
+            )
         common = {"views": self.args["views"], "report": self.args["report"],
                   "sampling": engine.view_sampling(spec, self.args["sampling"])}
         if numbers is None:

@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_ls)
     imp = sub.add_parser("import", help="read a dataset's official annotation files, write MMAction2 lists")
     imp.add_argument("dataset", help="ucf101, hmdb51, k400, k600, k700, k710, ssv2, ava, activitynet or charades")
-    imp.add_argument("--root", required=True, help="the folder the videos are under (any depth)")
+    imp.add_argument("--root", default=None, help="the folder the videos are under (any depth); k710: the folder "
+                     "its list paths are relative to (default: the deepest folder above the k400/k600/k700 roots)")
     imp.add_argument("--annotations", default=None, help="folder of the official annotation files (default: --root)")
     imp.add_argument("--layout", default=None, help="activitynet: untrimmed (default, whole videos) or clips "
                      "(one file <id>_<k> per segment); other datasets find their layout from the files")
@@ -64,22 +65,65 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ls(args: argparse.Namespace) -> int:
+def dataset_status(name: str, size: str, built: dict, check: bool = True) -> dict:
+    """Where a dataset comes from, its split lists (present / absent) and how many listed videos are missing."""
+    from pathlib import Path
+
+    from bench.data.catalog import NOT_SPLITS, list_rows
     from bench.data.synthetic import SYNTHETIC_DATASETS
+    from bench.settings import dataset_entry
+    from protocols.lists import SHIPPED, SPLITS_DIR
+
+    if name in SYNTHETIC_DATASETS:
+        return {"where": f"synthetic ({size}: {'built' if built.get(name) else 'generated on first use'})",
+                "lists": [], "absent": [], "missing": None, "shipped": []}
+    entry = dataset_entry(name)
+    shipped = sorted(n for d, n in SHIPPED if d == name and (SPLITS_DIR / SHIPPED[(d, n)]).exists())
+    if not entry.get("root"):
+        return {"where": "not configured", "lists": [], "absent": [], "missing": None, "shipped": shipped}
+    root = Path(entry["root"]).expanduser()
+    where = f"{root} (from {entry['_source']})" + ("" if root.is_dir() else " [root is not a directory]")
+    present, absent, missing = [], [], 0
+    for key, value in entry.items():
+        if key in NOT_SPLITS or not isinstance(value, str):
+            continue
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else root / path
+        if path.is_dir():  # AVA's frame / video folders are not lists
+            continue
+        if not path.is_file():
+            absent.append(key)
+            continue
+        present.append(key)
+        if check and path.suffix in (".txt", ".csv") and name != "ava":
+            missing += sum(1 for _, rel, _ in list_rows(path) if not (root / rel).exists())
+    return {"where": where, "lists": present, "absent": absent, "missing": missing if check else None,
+            "shipped": shipped}
+
+
+def status_line(status: dict) -> str:
+    """One column: configured or not and from where; split lists; videos missing."""
+    parts = [status["where"]]
+    if status["lists"]:
+        parts.append(f"lists: {', '.join(sorted(status['lists']))}")
+    if status["absent"]:
+        parts.append(f"lists not found: {', '.join(sorted(status['absent']))}")
+    if status["shipped"] and not status["lists"]:
+        parts.append(f"shipped splits: {len(status['shipped'])}")
+    if status["missing"] is not None:
+        parts.append(f"videos missing: {status['missing']}")
+    return "; ".join(parts)
+
+
+def _ls(args: argparse.Namespace) -> int:
     from bench.data.synthetic.prepare import status
     from bench.data.synthetic.sizes import get_size
     from bench.registry import DATASETS
-    from bench.settings import dataset_entry
 
     size = get_size(args.size).name
     built = status(size)
     for name in DATASETS.names():
-        if name in SYNTHETIC_DATASETS:
-            where = f"synthetic ({size}: {'built' if built[name] else 'generated on first use'})"
-        else:
-            entry = dataset_entry(name)
-            where = f"{entry['root']} (from {entry['_source']})" if entry.get("root") else "not configured"
-        print(f"{name:<14} {where}")
+        print(f"{name:<14} {status_line(dataset_status(name, size, built, check=not args.no_check))}")
     for part in ("tiny_clip", "tiny_video"):
         print(f"{part:<14} synthetic ({size}: {'built' if built[part] else 'built on first use'})")
     return 0
@@ -91,7 +135,8 @@ def _import(args: argparse.Namespace) -> int:
     from bench import settings
     from bench.data import importers
 
-    res = importers.run_import(args.dataset, Path(args.root), Path(args.annotations) if args.annotations else None,
+    res = importers.run_import(args.dataset, Path(args.root) if args.root else None,
+                               Path(args.annotations) if args.annotations else None,
                                Path(args.out) if args.out else None, layout=args.layout,
                                skip_missing=args.skip_missing)
     print(f"{res.dataset}: videos under {res.root}")

@@ -8,8 +8,8 @@ on first use under ``$BENCH_HOME/synthetic`` (``bench.data.synthetic``).
 
 Annotation lists use MMAction2's ``VideoDataset`` format: one ``<relative path> <label>`` per
 line (``<path> <label> <label> ...`` for the multi-label datasets, ``kind="multilabel"``), paths
-relative to ``DatasetInfo.video_root``. Lines starting with ``#`` are comments (the provenance
-header ``bench data import`` writes).
+relative to ``DatasetInfo.video_root``. Lines starting with ``# `` (hash, space) are comments (the provenance
+header ``bench data import`` writes); a bare ``#`` is not, as HMDB-51 file names start with one.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def list_rows(path: Path) -> list[tuple[int, str, list[str]]]:
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             parts = line.split()
-            if parts and not parts[0].startswith("#"):
+            if parts and not line.startswith("# "):
                 rows.append((lineno, parts[0], parts[1:]))
     return rows
 

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -359,30 +360,39 @@ OPTIONAL_SPLITS = ("test",)
 
 
 class VideoIndex:
-    """Every video file under a root: by relative path, by (folder, stem) and by stem."""
+    """Every video file under a root: by relative path, by (folder, stem) and by stem (plain strings: fast)."""
 
     def __init__(self, root: Path, skip: Path | None = None) -> None:
         self.root = root
         self.files: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                                 and (skip is None or Path(dirpath, d).resolve() != skip.resolve()))
-            for name in sorted(filenames):
-                if Path(name).suffix.lower() in VIDEO_EXTS:
-                    self.files.append(Path(os.path.relpath(Path(dirpath, name), root)).as_posix())
         self.by_stem: dict[str, list[str]] = {}
         self.by_folder_stem: dict[tuple[str, str], list[str]] = {}
-        for rel in self.files:
-            p = Path(rel)
-            self.by_stem.setdefault(p.stem, []).append(rel)
-            self.by_folder_stem.setdefault((p.parent.as_posix(), p.stem), []).append(rel)
+        self.folder_norm: dict[str, str] = {}  # relative path -> its folder's name, normalised
+        skip_real = os.path.realpath(skip) if skip is not None else None
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and (skip_real is None or os.path.realpath(os.path.join(dirpath, d)) != skip_real))
+            rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            rel_dir = "" if rel_dir == "." else rel_dir
+            folder = norm_name(os.path.basename(dirpath)) if rel_dir else ""
+            for name in sorted(filenames):
+                stem, ext = os.path.splitext(name)
+                if ext.lower() not in VIDEO_EXTS:
+                    continue
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                self.files.append(rel)
+                self.by_stem.setdefault(stem, []).append(rel)
+                self.by_folder_stem.setdefault((rel_dir, stem), []).append(rel)
+                self.folder_norm[rel] = folder
 
 
 def _prefer(cands: list[str], split: str) -> list[str]:
     """Of several files with one stem, those under a folder named for ``split`` (``videos_val``, ``train``...)."""
+    if len(cands) < 2:
+        return cands
     words = {"train": ("train",), "val": ("val", "validate", "validation"), "test": ("test",)}
     split_word = split.split("_")[0]
-    keep = [c for c in cands if any(w in part.lower() for part in Path(c).parts[:-1]
+    keep = [c for c in cands if any(w in part.lower() for part in c.split("/")[:-1]
                                     for w in words.get(split_word, (split_word,)))]
     return keep or cands
 
@@ -390,23 +400,25 @@ def _prefer(cands: list[str], split: str) -> list[str]:
 def resolve(rec: Record, index: VideoIndex, classes: list[str], *, check_folder: bool) -> str | None:
     """The relative path of the video of ``rec``, or None when it is not under the root."""
     if rec.kind == "path":
-        p = Path(rec.key)
-        if rec.key in index.by_folder_stem.get((p.parent.as_posix(), p.stem), []):
+        folder, name = posixpath.split(rec.key)
+        stem = posixpath.splitext(name)[0]
+        cands = index.by_folder_stem.get((folder, stem), [])
+        if rec.key in cands:
             return rec.key
-        cands = index.by_folder_stem.get((p.parent.as_posix(), p.stem), [])
         if not cands:
             # the class folder spelled with spaces or another case: match folders loosely
-            want = norm_name(p.parent.name)
-            cands = [c for c in index.by_stem.get(p.stem, []) if norm_name(Path(c).parent.name) == want]
+            want = norm_name(posixpath.basename(folder))
+            cands = [c for c in index.by_stem.get(stem, []) if index.folder_norm[c] == want]
         return cands[0] if len(cands) == 1 else _ambiguous(rec, cands)
     for key in (rec.key, *rec.alt_keys):
         cands = index.by_stem.get(key, [])
-        if check_folder and rec.labels and len(rec.labels) == 1:
+        if check_folder and cands and rec.labels and len(rec.labels) == 1:
             # a file inside a class folder must be in its own class's folder
             name = norm_name(classes[rec.labels[0]])
-            in_class = [c for c in cands if norm_name(Path(c).parent.name) == name]
-            other = [c for c in cands if norm_name(Path(c).parent.name) not in _class_norms(classes)]
-            if cands and not in_class and not other:
+            norms = _class_norms(classes)
+            in_class = [c for c in cands if index.folder_norm[c] == name]
+            other = [c for c in cands if index.folder_norm[c] not in norms]
+            if not in_class and not other:
                 raise DataError(f"{rec.where}: video {rec.key!r} is labelled {classes[rec.labels[0]]!r} but its file "
                                 f"{cands[0]} is in the class folder of another class")
             cands = in_class or other
@@ -467,7 +479,7 @@ def read_header(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with open(path) as f:
         for line in f:
-            if not line.startswith("#"):
+            if not line.startswith("# "):
                 break
             key, sep, value = line[1:].strip().partition(": ")
             if not sep:
@@ -479,12 +491,19 @@ def read_header(path: Path) -> dict[str, Any]:
     return out
 
 
-def run_import(dataset: str, root: Path, annotations: Path | None = None, out_dir: Path | None = None, *,
+def run_import(dataset: str, root: Path | None, annotations: Path | None = None, out_dir: Path | None = None, *,
                layout: str | None = None, skip_missing: bool = False, classes: list[str] | None = None
                ) -> ImportResult:
     """Read ``dataset``'s official files and write its lists (see module docstring). Raises DataError."""
     if dataset not in DATASETS:
         raise DataError(f"bench data import: unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+    if dataset == "k710":
+        from bench.data.k710 import import_k710
+
+        out = Path(out_dir).expanduser().absolute() if out_dir else default_out_dir(dataset)
+        return import_k710(Path(root).expanduser().absolute() if root else None, out, skip_missing=skip_missing)
+    if root is None:
+        raise DataError(f"bench data import {dataset}: --root <the folder the videos are under> is required")
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
         raise DataError(f"bench data import {dataset}: --root {root} is not a directory")
@@ -496,10 +515,6 @@ def run_import(dataset: str, root: Path, annotations: Path | None = None, out_di
     out_dir = Path(out_dir).expanduser().absolute()
     if dataset == "ava":
         return _import_ava(root, ann, out_dir)
-    if dataset == "k710":
-        from bench.data.k710 import import_k710
-
-        return import_k710(root, out_dir, skip_missing=skip_missing)
     accepted = LAYOUTS.get(dataset, ())
     if layout is not None and layout not in accepted:
         raise DataError(f"bench data import {dataset}: --layout {layout!r}; accepted: "
@@ -515,12 +530,19 @@ def run_import(dataset: str, root: Path, annotations: Path | None = None, out_di
                        sources=_sources(dataset, ann), entry_extra=extra)
 
 
-def _aliases(dataset: str) -> dict[str, str]:
-    if dataset in KINETICS:
-        from protocols.zeroshot import K400_RENAMED_IN_K600
+# Kinetics classes renamed between versions (old name -> new name): a CSV of one version may carry
+# the other's spelling. Only the aliases whose target is in the version's class list are used.
+KINETICS_RENAMED = {
+    "balloon blowing": "inflating balloons", "baby waking up": "waking up",
+    "changing wheel": "changing wheel (not on bike)", "cooking sausages": "cooking sausages (not on barbeque)",
+    "dying hair": "dyeing hair", "garbage collecting": "person collecting garbage", "hugging": "hugging (not baby)",
+    "making bed": "making the bed", "opening bottle": "opening bottle (not wine)", "tying tie": "tying necktie",
+    "throwing ball": "throwing ball (not baseball or American football)",
+}
 
-        return dict(K400_RENAMED_IN_K600)
-    return {}
+
+def _aliases(dataset: str) -> dict[str, str]:
+    return dict(KINETICS_RENAMED) if dataset in KINETICS else {}
 
 
 def _sources(dataset: str, ann: Path) -> list[Path]:
@@ -596,6 +618,7 @@ def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Re
     for rec in records:
         split_files.setdefault(rec.split, set()).add(_where_file(rec.where))
     split_files["full"] = split_files.get("train", set()) | split_files.get("val", set())
+    texts: dict[Path, str] = {}
     for split in sorted(set(by_split) | set(missing)):
         items = sorted(set(by_split.get(split, [])))
         if split == "test" and not any(labels for _, labels in items):
@@ -605,9 +628,11 @@ def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Re
         path = out_dir / f"{dataset}_{split}.txt"
         srcs = sorted(set(label_files) | split_files.get(split, set()))
         extra_lines = "".join(f"# {k}: {v}\n" for k, v in (header_extra or {}).get(split, {}).items())
-        write_atomic(path, header(dataset, split, srcs, len(items), dropped[split], multi) + extra_lines + body)
+        texts[path] = header(dataset, split, srcs, len(items), dropped[split], multi) + extra_lines + body
         lists[split] = path
         counts[split] = len(items)
+    for path, text in texts.items():  # every list built (and checked) before the first is replaced
+        write_atomic(path, text)
     entry: dict[str, Any] = {"root": str(root), **{s: str(p) for s, p in lists.items()}}
     if multi:
         entry["multi_label"] = True

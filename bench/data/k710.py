@@ -33,15 +33,32 @@ VERSIONS = ("k400", "k600", "k700")
 MAPS_DIR = importers.LABELS_DIR / "k710"
 
 
+# Classes whose K710 row has another name (K400's classes renamed in K600/K700, and two K600/K700
+# classes UniFormerV2 merged into an older one); every other class maps to a row of the same name.
+RENAMED = {
+    "balloon blowing": "inflating balloons", "changing wheel": "changing wheel (not on bike)",
+    "cooking sausages": "cooking sausages (not on barbeque)", "drinking": "sipping cup",
+    "dying hair": "dyeing hair", "garbage collecting": "person collecting garbage", "hugging": "hugging (not baby)",
+    "making bed": "making the bed", "opening bottle": "opening bottle (not wine)", "picking fruit": "picking apples",
+    "skiing (not slalom or crosscountry)": "skiing mono", "sniffing": "smelling feet", "tying tie": "tying necktie",
+    "throwing ball (not baseball or American football)": "throwing ball",
+}
+
+
 def row_maps() -> dict[str, list[int]]:
     """Version -> the K710 row of each of its classes (MMAction2's ``map_k*.json``), checked by name."""
     k710 = importers.read_classes("k710")
+    norm = importers.norm_name
     out = {}
     for v in VERSIONS:
-        rows = json.loads((MAPS_DIR / f"map_{v}.json").read_text())
+        path = MAPS_DIR / f"map_{v}.json"
+        rows = json.loads(path.read_text())
         classes = importers.read_classes(v)
         if len(rows) != len(classes) or len(set(rows)) != len(rows) or max(rows) >= len(k710):
-            raise DataError(f"{MAPS_DIR / f'map_{v}.json'}: expected {len(classes)} distinct rows of 0..709")
+            raise DataError(f"{path}: expected {len(classes)} distinct rows of 0..709")
+        for name, r in zip(classes, rows):
+            if norm(k710[r]) != norm(RENAMED.get(name, name)):
+                raise DataError(f"{path}: {v} class {name!r} goes to K710 row {r} ({k710[r]!r}), another class")
         out[v] = rows
     return out
 
@@ -60,8 +77,10 @@ def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False)
                         f"--annotations <csv folder>'; the entry needs root and annotations, in "
                         f"{settings.config_file()})")
     roots = {v: Path(e["root"]) for v, e in entries.items()}
-    if root is None or str(root) in ("", "."):
+    if root is None:
         root = Path(os.path.commonpath([str(r) for r in roots.values()]))
+    elif not root.is_dir():
+        raise DataError(f"bench data import k710: --root {root} is not a directory")
     maps = row_maps()
     records: dict[str, list[importers.Record]] = {}
     sources = []

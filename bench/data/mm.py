@@ -34,14 +34,14 @@ class CheckedVideoDataset(VideoDataset):
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        """MMAction2's list reading, with ``#`` comment lines (the header ``bench data import`` writes) skipped."""
+        """MMAction2's list reading, with ``# `` comment lines (the header ``bench data import`` writes) skipped."""
         with open(self.ann_file) as f:
-            if not f.read(1) == "#":
+            if not f.read(2) == "# ":
                 return super().load_data_list()
         import tempfile
 
         with open(self.ann_file) as f, tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tmp:
-            tmp.writelines(line for line in f if not line.startswith("#"))
+            tmp.writelines(line for line in f if not line.startswith("# "))
         original, self.ann_file = self.ann_file, tmp.name
         try:
             return super().load_data_list()

@@ -6,31 +6,20 @@ loaded) and copied per test, so a test may delete or edit files of its copy.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def official_trees(session_root):
+    from bench.data.synthetic.official import build_in_subprocess
+
     built: dict[str, dict] = {}
 
     def get(name: str) -> dict:
         if name not in built:
-            dest = session_root / "official" / name
-            shutil.rmtree(dest, ignore_errors=True)
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-            out = subprocess.run([sys.executable, "-m", "bench.data.synthetic.official", name, str(dest)],
-                                 capture_output=True, text=True, env=env, check=True, timeout=300)
-            info = json.loads(out.stdout.strip().splitlines()[-1])
-            built[name] = {"dest": dest, **info}
+            built[name] = build_in_subprocess(name, session_root / "official" / name)
         return built[name]
 
     return get
@@ -44,8 +33,8 @@ def official_tree(official_trees, tmp_path):
         info = official_trees(name)
         dest = tmp_path / "trees" / name
         shutil.copytree(info["dest"], dest)
-        return {"dest": dest, "videos": int(info["videos"]),
-                **{k: dest / Path(info[k]).relative_to(info["dest"]) for k in ("root", "annotations")}}
+        return {"dest": dest, "videos": info["videos"],
+                **{k: dest / info[k].relative_to(info["dest"]) for k in ("root", "annotations")}}
 
     return copy
 

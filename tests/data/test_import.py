@@ -21,7 +21,7 @@ SSV2 = read_label_csv(LABELS_DIR / "ssv2.csv")
 
 
 def body(path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return [line for line in path.read_text().splitlines() if not line.startswith("# ")]
 
 
 def run_import(args, capsys) -> tuple[int, str, str]:
@@ -195,3 +195,109 @@ def test_bad_dataset_and_layout_are_refused_naming_what_is_accepted(tmp_path, us
     assert code == 2 and "unknown dataset 'ucf102'" in err and "ucf101" in err
     code, _, err = run_import(["activitynet", "--root", tmp_path, "--layout", "frames"], capsys)
     assert code == 2 and "--layout 'frames'" in err and "untrimmed" in err
+
+
+def test_data_ls_and_ls_datasets_show_source_lists_and_missing_videos(official_tree, user_config, capsys, tmp_path):
+    t = official_tree("k400")
+    assert run_import(["k400", "--root", t["root"], "--annotations", t["annotations"], "--out", tmp_path / "l"],
+                      capsys)[0] == 0
+    victim = next(line.split()[0] for line in body(tmp_path / "l" / "k400_val.txt"))
+    (t["root"] / victim).unlink()
+    assert bench_main(["data", "ls", "--size", "tiny"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"{t['root']} (from {user_config}" in lines["k400"]
+    assert "lists: train, val" in lines["k400"] and "videos missing: 1" in lines["k400"]
+    assert "not configured" in lines["k700"] and "not configured" in lines["ucf101"]
+    assert "shipped splits: 11" in lines["ucf101"]  # 6 split files, full, 4 few-shot lists (protocols/splits)
+    assert bench_main(["ls", "datasets"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("k400 "))
+    assert "lists: train, val" in row
+
+
+def test_activitynet_clips_layout_reads_one_file_per_segment(official_tree, tmp_path):
+    from bench.data import importers
+    from bench.data.synthetic.video_io import write_mp4
+
+    t = official_tree("activitynet")
+    db = json.loads((t["annotations"] / "activity_net.v1-3.min.json").read_text())["database"]
+    vid = next(k for k, v in db.items() if v["subset"] == "training")
+    clips = tmp_path / "clips"
+    frames = __import__("numpy").zeros((8, 32, 32, 3), dtype="uint8")
+    for k in range(2):  # the two segments of this video, named as BIKE's trimmed instances
+        write_mp4(clips / f"{vid}_{k}.mp4", frames)
+    res = importers.run_import("activitynet", clips, t["annotations"], tmp_path / "out", layout="clips",
+                               skip_missing=True)
+    names = [r["name"] for r in csv.DictReader(open(LABELS_DIR / "activitynet.csv"))]
+    label = names.index(db[vid]["annotations"][0]["label"])
+    assert body(res.lists["train"]) == [f"{vid}_0.mp4 {label}", f"{vid}_1.mp4 {label}"]
+    assert res.dropped["train"] == 2 * 20 - 2 and "full" not in res.lists
+    assert res.entry["layout"] == "clips"
+
+
+def test_ava_entry_names_the_official_files(tmp_path):
+    from bench.data import importers
+
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    for name in ("ava_train_v2.2.csv", "ava_val_v2.2.csv", "ava_val_excluded_timestamps_v2.2.csv"):
+        (ann / name).write_text("-5KQ66BBWC4,0902,0.077,0.151,0.283,0.811,80,1\n")
+    (tmp_path / "videos_15min").mkdir()
+    res = importers.run_import("ava", tmp_path, ann, tmp_path / "out")
+    assert res.entry == {"root": str(tmp_path), "train": str(ann / "ava_train_v2.2.csv"),
+                         "val": str(ann / "ava_val_v2.2.csv"),
+                         "val_exclusions": str(ann / "ava_val_excluded_timestamps_v2.2.csv"),
+                         "videos": str(tmp_path / "videos_15min")}
+
+
+def test_dropped_videos_reach_the_record_of_a_split(tmp_path):
+    from protocols.base import Split
+
+    lst = tmp_path / "k400_val.txt"
+    lst.write_text("# vlbench data import k400: split val\n# source: validate.csv sha256 00\n# videos: 1\n"
+                   "# dropped_missing: 4\nabseiling/x_000001_000011.mp4 0\n")
+    d = Split(lst, tmp_path, "k400").describe()
+    assert d["num_videos"] == 1 and d["import"] == {"sources": ["validate.csv sha256 00"], "videos": 1,
+                                                    "dropped_missing": 4}
+
+
+def test_writing_the_entry_keeps_the_rest_of_the_user_config(tmp_path):
+    from bench.data import importers
+
+    config = tmp_path / "config.yaml"
+    config.write_text("profile: paper\ndatasets:\n  k400: {root: /data/k400}\nweights:\n  a: /w.pt\n")
+    before = config.read_text()
+    importers.write_entry("ucf101", {"root": "/data/ucf", "train_split1": "/l/t1.txt"}, config)
+    data = yaml.safe_load(config.read_text())
+    assert data["profile"] == "paper" and data["weights"] == {"a": "/w.pt"}
+    assert data["datasets"] == {"k400": {"root": "/data/k400"},
+                                "ucf101": {"root": "/data/ucf", "train_split1": "/l/t1.txt"}}
+    assert (tmp_path / "config.yaml.bak").read_text() == before
+
+
+def test_ucf101_videos_converted_to_another_extension_are_found(official_tree, tmp_path):
+    from bench.data import importers
+
+    t = official_tree("ucf101")
+    src = t["root"] / "YoYo" / "v_YoYo_g01_c01.avi"
+    src.rename(src.with_suffix(".mkv"))  # the list says .avi; the user's copy is another container
+    res = importers.run_import("ucf101", t["root"], t["annotations"], tmp_path / "out")
+    assert "YoYo/v_YoYo_g01_c01.mkv 100" in body(res.lists["val_split1"])
+
+
+def test_class_folders_with_spaces_are_refused_before_any_list_is_written(tmp_path):
+    from bench.data import importers
+
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    (ann / "validate.csv").write_text('label,youtube_id,time_start,time_end,split\nabseiling,-3B32lodo2M,59,69,val\n'
+                                      '"air drumming",_dbcJuKJQNs,40,50,val\n')
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,0wR5jVB-WPk,417,427,train\n")
+    # the official crawler's layout keeps the spaces of class names (MMAction2 renames them to "_")
+    for rel in ("val/abseiling/-3B32lodo2M_000059_000069.mp4", "val/air drumming/_dbcJuKJQNs_000040_000050.mp4",
+                "train/abseiling/0wR5jVB-WPk_000417_000427.mp4"):
+        (tmp_path / "videos" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "videos" / rel).touch()
+    out = tmp_path / "lists"
+    with pytest.raises(DataError, match=r"'val/air drumming/_dbcJuKJQNs_000040_000050.mp4' contains a space.*rename"):
+        importers.run_import("k400", tmp_path / "videos", ann, out)
+    assert not list(out.glob("k400_*.txt")), "no list is written when one of them cannot be"

@@ -16,7 +16,7 @@ def row(label, yt, split, start=10):
 
 
 def body(path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return [line for line in path.read_text().splitlines() if not line.startswith("# ")]
 
 
 def test_k710_merges_train_sets_drops_duplicates_and_held_out_videos(tmp_path, user_config, capsys):
@@ -37,7 +37,7 @@ def test_k710_merges_train_sets_drops_duplicates_and_held_out_videos(tmp_path, u
         assert bench_main(["data", "import", v, "--root", str(info["root"]), "--annotations", str(info["annotations"]),
                            "--out", str(tmp_path / "lists" / v)]) == 0
     capsys.readouterr()
-    assert bench_main(["data", "import", "k710", "--root", str(tmp_path / "kinetics"),
+    assert bench_main(["data", "import", "k710",
                        "--out", str(tmp_path / "lists" / "k710")]) == 0
     train = body(tmp_path / "lists" / "k710" / "k710_train.txt")
     val = body(tmp_path / "lists" / "k710" / "k710_val.txt")
@@ -68,3 +68,12 @@ def test_k710_merges_train_sets_drops_duplicates_and_held_out_videos(tmp_path, u
 def test_k710_needs_the_three_versions_imported(tmp_path, user_config, capsys):
     assert bench_main(["data", "import", "k710", "--root", str(tmp_path)]) == 2
     assert "import k400, k600, k700 first" in capsys.readouterr().err
+
+
+def test_every_kinetics_class_maps_to_the_k710_row_of_its_name():
+    from bench.data.k710 import row_maps
+
+    maps = row_maps()  # raises when a row names another class
+    assert sorted(set(maps["k400"]) | set(maps["k600"]) | set(maps["k700"])) == list(range(710))
+    k600 = [r["name"] for r in csv.DictReader(open(LABELS_DIR / "kinetics600.csv"))]
+    assert K710[maps["k600"][k600.index("picking fruit")]] == "picking apples"

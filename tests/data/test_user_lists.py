@@ -103,3 +103,14 @@ def test_hmdb51_split_file_given_as_a_list_says_its_tags_are_not_labels(official
     configure(user_config, "hmdb51", t["root"], train=split_file, val=split_file)
     with pytest.raises(DataError, match=r"official HMDB-51 split file: its 0/1/2 are split tags.*bench data import"):
         prepare("hmdb51")
+
+
+def test_only_a_root_configured_uses_the_shipped_splits_and_asks_which(ucf, user_config):
+    t, _ = ucf
+    configure(user_config, "ucf101", t["root"])
+    with pytest.raises(DataError, match=r"give --arg splits=\[1,2,3\].*or --arg train_split=train_split1"):
+        prepare("ucf101")
+    # the shipped train split 1 (9,537 videos, converted into the run's work directory) is found; most of
+    # its videos are not in the miniature tree
+    with pytest.raises(DataError, match=r"of 9537 videos listed in .*ucf101_train_split1.txt are missing"):
+        prepare("ucf101", train_split="train_split1", test_split="val_split1")

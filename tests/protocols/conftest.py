@@ -24,3 +24,18 @@ def quick_spec():
         return RunSpec("clip_meanpool", protocol, dataset, seed=seed, protocol_args=args, overrides=dict(QUICK))
 
     return make
+
+
+@pytest.fixture()
+def charades_imported(session_root, tmp_path, monkeypatch):
+    """The miniature official Charades tree, imported into a user config of this test."""
+    from bench.data import importers
+    from bench.data.synthetic.official import build_in_subprocess
+
+    tree = build_in_subprocess("charades", session_root / "official-protocols" / "charades")
+    config = tmp_path / "config.yaml"
+    monkeypatch.setenv("BENCH_CONFIG", str(config))
+    monkeypatch.delenv("BENCH_DATA_CHARADES", raising=False)
+    res = importers.run_import("charades", tree["root"], tree["annotations"], tmp_path / "lists")
+    importers.write_entry("charades", res.entry, config)
+    return res

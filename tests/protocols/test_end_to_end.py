@@ -22,6 +22,8 @@ CASES = {
                  "top1"),
     "ava": ("syn_ava", {"batch_size": 4}, ["main"], "mAP"),
     "linear_probe": ("syn_hmdb", {"splits": [1, 2]}, ["split1", "split2"], "top1"),
+    # the miniature official Charades tree (fixture charades_imported), multi-label
+    "charades": ("charades", {"views": "2x1"}, ["main"], "mAP"),
 }
 
 
@@ -31,8 +33,10 @@ def test_every_registered_protocol_has_an_end_to_end_case():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_spec):
+def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_spec, request):
     dataset, args, episodes, headline = CASES[name]
+    if dataset == "charades":
+        request.getfixturevalue("charades_imported")
     spec = quick_spec(name, dataset, **args)
     record = job.run(spec)
     assert Store().has(spec.run_id) and len(Store().records()) == 1
@@ -58,6 +62,17 @@ def test_protocol_runs_end_to_end_and_writes_one_record(name, fresh_dirs, quick_
     if name == "linear_probe":
         m = record["metrics"]
         assert m["top1"] == pytest.approx((m["top1_split1"] + m["top1_split2"]) / 2)
+
+
+@pytest.mark.slow
+def test_supervised_official_splits_report_each_split_and_the_mean(fresh_dirs, quick_spec):
+    record = job.run(quick_spec("supervised", "syn_hmdb", splits=[1, 2]))
+    assert [e["episode"]["name"] for e in record["episodes"]] == ["split1", "split2"]
+    m = record["metrics"]
+    for key in ("top1", "top5", "mean_class_acc", "top1_1view"):
+        assert m[key] == pytest.approx((m[f"{key}_split1"] + m[f"{key}_split2"]) / 2)
+    assert m["num_splits"] == 2 and m["num_test_videos"] == sum(
+        e["metrics"]["num_test_videos"] for e in record["episodes"])
 
 
 @pytest.mark.slow

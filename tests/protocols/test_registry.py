@@ -39,6 +39,10 @@ def test_unknown_parameter_is_refused_naming_it(name):
     ("zeroshot", {"train_dataset": "syn_k400", "init_from": "x.pth"}, "not both"),
     ("linear_probe", {"splits": [4]}, "splits"),
     ("ava", {"proposal_thr": 2}, "proposal_thr"),
+    ("supervised", {"splits": [4]}, "splits"),
+    ("supervised", {"splits": [1, 1]}, "distinct"),
+    ("supervised", {"splits": [1, 2], "train_split": "train_split1"}, "not both"),
+    ("charades", {"views": "3"}, "views"),
 ])
 def test_bad_parameter_values_are_refused(name, args, match):
     with pytest.raises(ConfigError, match=match):

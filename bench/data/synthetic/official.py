@@ -225,3 +225,19 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def build_in_subprocess(name: str, dest: Path) -> dict:
+    """Build tree ``name`` at ``dest`` in a fresh interpreter; returns its paths (``root``, ``annotations``)."""
+    import os
+    import shutil
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[3]
+    shutil.rmtree(dest, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-m", "bench.data.synthetic.official", name, str(dest)],
+                         capture_output=True, text=True, env=env, check=True, timeout=300)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"dest": dest, "root": Path(info["root"]), "annotations": Path(info["annotations"]),
+            "videos": int(info["videos"])}
