@@ -328,3 +328,31 @@ def test_linear_probe_recipes_end_to_end(recipe, fresh_dirs, quick_spec):
     ep = record["episodes"][0]["metrics"]
     if recipe == "clip":
         assert ep["sweep"] and any(np.isclose(ep["l2"], s["l2"]) for s in ep["sweep"])
+
+
+# ----------------------------------------------------------------------------- grids of the splits mode and scorings
+
+@pytest.mark.parametrize(("grid", "profiles"), [
+    ("alt_zeroshot_splits", ["default", "default_hmdb", "paper", "paper_hmdb", "paper_l14", "paper_l14_hmdb"]),
+    ("vlc_zeroshot_splits", ["default", "default_hmdb", "paper", "paper_hmdb"]),
+])
+def test_table_grids_use_xclips_three_split_protocol(grid, profiles):
+    from bench import grid as grids
+
+    for profile in profiles:
+        g = grids.load(REPO / "ablations" / f"{grid}.yaml", profile)
+        for spec in g.specs:
+            assert spec.protocol == "zeroshot" and spec.protocol_args["mode"] == "splits"
+            assert spec.protocol_args["splits"] == [1, 2, 3] and spec.protocol_args["views"] == "1x1"
+            assert spec.protocol_args["train_dataset"] in ("syn_k400", "k400")
+            if profile.startswith("paper"):
+                assert spec.size.endswith("32f")  # X-CLIP's zero-shot configs: 32 frames
+    grids.validate(grids.load(REPO / "ablations" / f"{grid}.yaml", "default").specs)
+
+
+def test_bike_zeroshot_grid_runs_both_scorings():
+    from bench import grid as grids
+
+    g = grids.load(REPO / "ablations" / "bike_zeroshot.yaml", "default")
+    cells = {(s.protocol_args["mode"], s.protocol_args["scoring"]) for s in g.specs}
+    assert cells == {("half", "model"), ("half", "frames"), ("full", "model"), ("full", "frames")}
