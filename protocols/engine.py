@@ -315,6 +315,10 @@ def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
         runner.train()
     runner.report = {"report": report, "epochs_trained": int(runner.epoch)}
     if report == "best":
+        if _distributed():
+            import torch.distributed as dist
+
+            dist.barrier()  # rank 0 wrote the history and the best weights
         history = json.loads((Path(cfg.work_dir) / VAL_HISTORY).read_text())
         best = max(history, key=lambda h: h["top1"])  # the first epoch with the maximum
         weights.apply_state(runner.model, weights.load_state(Path(cfg.work_dir) / BEST_STATE),
