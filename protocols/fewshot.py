@@ -92,11 +92,12 @@ class FewShot(Protocol):
     version = "1"
     defaults = {"shots": 2, "list": "published", "seed": None, "train_split": "train_split1",
                 "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None,
-                "repeat": None, "report": "last", "test_resize": None, "sampling": None}
+                "repeat": None, "report": "last", "report_every": None, "test_resize": None, "sampling": None}
     # parameter -> (type, accepted values or range, meaning of the default); for declarative validation
     types = {"repeat": ("str|null", REPEATS, "null: the method config's protocol_defaults, else 'ceil'"),
              "epochs": ("int|null", ">= 1", "null: the method config's protocol_defaults, else max_epochs"),
              "report": ("str", engine.REPORTS, "last"),
+             "report_every": ("int|null", ">= 1", "null: the method config's protocol_defaults, else 1"),
              "test_resize": ("int|null", ">= 1", "null: the method config's test pipeline"),
              "sampling": ("str|null", engine.SAMPLINGS, "null: the method config's protocol_defaults.views")}
 
@@ -112,6 +113,7 @@ class FewShot(Protocol):
                               f"(the method's default)")
         engine.check_positive_int(self.name, "epochs", self.args["epochs"], none_ok=True)
         engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "report_every", self.args["report_every"], none_ok=True)
         engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
         engine.check_sampling(self.name, self.args["sampling"])
 
@@ -160,7 +162,9 @@ class FewShot(Protocol):
             params={"shots": k, "repeat": times, "repeat_mode": sched["repeat"], "repeat_from": sched["repeat_from"],
                     "epochs": sched["epochs"], "epochs_from": sched["epochs_from"], "epoch_length": times * few_size,
                     "full_train_size": full_size, "views": "1x1", "init_from": self.args["init_from"],
-                    "report": self.args["report"], "sampling": engine.view_sampling(spec, self.args["sampling"])},
+                    "report": self.args["report"],
+                    "report_every": engine.report_every(self.name, spec, self.args["report_every"])[0],
+                    "sampling": engine.view_sampling(spec, self.args["sampling"])},
         )]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
@@ -170,7 +174,8 @@ class FewShot(Protocol):
         opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
         cfg = engine.episode_config(ctx, episode, repeat=episode.params["repeat"], epochs=episode.params["epochs"],
                                     **opts)
-        runner = engine.train(ctx, cfg, init=init, report=self.args["report"])
+        runner = engine.train(ctx, cfg, init=init, report=self.args["report"],
+                              report_every=episode.params["report_every"])
         average = set_average_clips(runner.model, self.args["average_clips"])
         out = evaluate_views(ctx, episode, runner.model, (1, 1), **opts)
         return {**out, **engine.report_info(runner), "shots": episode.params["shots"], "average_clips": average,

@@ -61,9 +61,10 @@ class Supervised(Protocol):
     name = "supervised"
     version = "1"
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
-                "report": "last", "test_resize": None, "sampling": None}
+                "report": "last", "report_every": None, "test_resize": None, "sampling": None}
     # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)
     types = {"report": ("str", engine.REPORTS, "last"),
+             "report_every": ("int|null", ">= 1", "null: the method config's protocol_defaults, else 1"),
              "test_resize": ("int|null", ">= 1", "null: the method config's test pipeline"),
              "sampling": ("str|null", engine.SAMPLINGS, "null: the method config's protocol_defaults.views")}
 
@@ -71,6 +72,7 @@ class Supervised(Protocol):
         self.views = engine.parse_views(self.args["views"], where=f"{self.name}.views")
         check_average_clips(self.name, self.args["average_clips"])
         engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "report_every", self.args["report_every"], none_ok=True)
         engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
         engine.check_sampling(self.name, self.args["sampling"])
 
@@ -82,6 +84,7 @@ class Supervised(Protocol):
                 train=engine.split_of(dataset, self.args["train_split"]),
                 test=engine.split_of(dataset, self.args["test_split"]),
                 params={"views": self.args["views"], "report": self.args["report"],
+                        "report_every": engine.report_every(self.name, spec, self.args["report_every"])[0],
                         "sampling": engine.view_sampling(spec, self.args["sampling"])},
             )
         ]
@@ -89,7 +92,7 @@ class Supervised(Protocol):
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
         cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"], **opts)
-        runner = engine.train(ctx, cfg, report=self.args["report"])
+        runner = engine.train(ctx, cfg, report=self.args["report"], report_every=episode.params["report_every"])
         average = set_average_clips(runner.model, self.args["average_clips"])
         return {**evaluate_views(ctx, episode, runner.model, self.views, **opts), **engine.report_info(runner),
                 "average_clips": average}

@@ -88,7 +88,8 @@ class ZeroShot(Protocol):
     version = "1"
     defaults = {"mode": "half", "train_dataset": None, "train_split": "train", "init_from": None, "repeats": 10,
                 "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None, "splits": [1, 2, 3],
-                "scoring": "model", "test_resize": None, "sampling": None, "report": "last"}
+                "scoring": "model", "test_resize": None, "sampling": None, "report": "last",
+                "report_every": 1}
     requires_class_text = True
     # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)
     types = {"mode": ("str", MODES, "half"), "splits": ("list[int]", (1, 2, 3), "[1, 2, 3] (mode splits only)"),
@@ -120,6 +121,7 @@ class ZeroShot(Protocol):
         engine.check_positive_int(self.name, "test_resize", a["test_resize"], none_ok=True)
         engine.check_sampling(self.name, a["sampling"])
         engine.check_report(self.name, a["report"])
+        engine.check_positive_int(self.name, "report_every", a["report_every"])
 
     @property
     def allow_overlap(self) -> bool:
@@ -191,7 +193,7 @@ class ZeroShot(Protocol):
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         if episode.params["role"] == "train":
             runner = engine.train(ctx, engine.episode_config(ctx, episode, epochs=self.args["epochs"]),
-                                  report=self.args["report"])
+                                  report=self.args["report"], report_every=self.args["report_every"])
             return {"role": "train", "episode": episode.name, "trained_on": episode.params["dataset"],
                     "state": str(ctx.work_dir / episode.name / weights.STATE_FILE), "init": runner.init_info,
                     **engine.report_info(runner)}
