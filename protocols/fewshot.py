@@ -89,7 +89,7 @@ def check_exactly_k(split: Split, classes: list[str], k: int) -> None:
 @register_protocol
 class FewShot(Protocol):
     name = "fewshot"
-    version = "1"
+    version = "2"  # issue 18: as the public code runs it
     defaults = {"shots": 2, "list": "published", "seed": None, "train_split": "train_split1",
                 "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None,
                 "repeat": None, "report": "last", "report_every": None, "test_resize": None, "sampling": None}

@@ -59,7 +59,7 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
 @register_protocol
 class Supervised(Protocol):
     name = "supervised"
-    version = "1"
+    version = "2"  # issue 18: report, test_resize, sampling
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
                 "report": "last", "report_every": None, "test_resize": None, "sampling": None}
     # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)

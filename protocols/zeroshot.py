@@ -85,7 +85,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 @register_protocol
 class ZeroShot(Protocol):
     name = "zeroshot"
-    version = "1"
+    version = "2"  # issue 18: as the public code runs it
     defaults = {"mode": "half", "train_dataset": None, "train_split": "train", "init_from": None, "repeats": 10,
                 "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None, "splits": [1, 2, 3],
                 "scoring": "model", "test_resize": None, "sampling": None, "report": "last",
