@@ -104,7 +104,7 @@ def train_action_ids(items: list[tuple[int, str]], train_csv, synthetic: bool) -
 @register_protocol
 class AVA(Protocol):
     name = "ava"
-    version = "1"
+    version = "2"  # issue 18: as the public code runs it
     defaults = {"train_split": "train", "test_split": "val", "epochs": None, "batch_size": 4, "lr": 1e-3,
                 "backbone_lr_mult": 0.1, "train_backbone": True, "proposal_thr": 0.9, "action_thr": 0.002,
                 "frame_interval": 2, "roi_size": 4, "init_from": None, "resize": "keep_ratio", "max_proposals": 1000}

@@ -34,6 +34,17 @@ def check_positive_int(protocol: str, key: str, value, none_ok: bool = False) ->
         raise ConfigError(f"{protocol}.{key}={value!r}: expected a positive integer{' or null' if none_ok else ''}")
 
 
+def report_every(protocol: str, spec, value) -> tuple[int, str]:
+    """How often ``report: best`` tests (epochs): the protocol's, else the method config's
+    ``protocol_defaults[protocol].report_every``, else every epoch (X-CLIP)."""
+    if value is not None:
+        check_positive_int(protocol, "report_every", value)
+        return int(value), "protocol"
+    every, source = method_default(resolved_config(spec), protocol, "report_every", 1)
+    check_positive_int(f"{spec.method} config protocol_defaults.{protocol}", "report_every", every)
+    return int(every), source
+
+
 def check_report(protocol: str, value) -> None:
     if value not in REPORTS:
         raise ConfigError(f"{protocol}.report={value!r}; accepted: {', '.join(REPORTS)} (last: the final epoch's "
@@ -280,25 +291,27 @@ def _hook_registry():
     return BestEpochHook
 
 
-def _test_every_epoch(cfg) -> None:
-    """Add a test pass after every training epoch (single view, the episode's test list) and the best-epoch hook."""
+def _test_every_epoch(cfg, every: int = 1) -> None:
+    """Add a test pass after every ``every``-th training epoch and the last (single view, the episode's test list)
+    and the best-epoch hook (MMEngine's ``EpochBasedTrainLoop`` with ``val_interval=every``)."""
     _hook_registry()
     cfg.val_dataloader = copy.deepcopy(cfg.test_dataloader)
     cfg.val_evaluator = dict(type="BenchAccMetric", metric_list=("top_k_accuracy", "mean_class_accuracy"))
     cfg.val_cfg = dict(type="ValLoop")
-    cfg.train_cfg["val_interval"] = 1
+    cfg.train_cfg["val_interval"] = int(every)
     cfg.train_cfg["val_begin"] = 1
     hooks = list(cfg.get("custom_hooks") or [])
     cfg.custom_hooks = [*hooks, dict(type="BestEpochHook", work_dir=str(cfg.work_dir))]
 
 
-def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
+def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last", report_every: int = 1):
     """Train with MMEngine, resuming from the run's own last checkpoint when there is one.
 
     ``init``: a checkpoint of tensors to start from (``protocols.weights``); loaded into the
     built model before training (a resumed run then overwrites it with its own checkpoint).
-    ``report="best"`` tests after every epoch and returns the model of the epoch with the
-    highest single-view top-1 (``runner.report`` says which and lists every epoch's top-1).
+    ``report="best"`` tests after every ``report_every``-th epoch (and the last) and returns the model of
+    the tested epoch with the highest single-view top-1 (``runner.report`` says which and lists each
+    tested epoch's top-1).
     The returned model's weights are saved as ``model_state.pth`` in the episode directory.
     """
     from bench.checkpoint import trusted_resume, weights_only_hook
@@ -306,7 +319,7 @@ def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
 
     check_report("train", report)
     if report == "best":
-        _test_every_epoch(cfg)
+        _test_every_epoch(cfg, report_every)
     cfg.resume = ctx.resume and (Path(cfg.work_dir) / "last_checkpoint").exists()
     runner = build_runner(cfg)
     runner.register_hook(weights_only_hook())  # epoch_N.pth readable with weights_only=True (init_recognizer)
@@ -324,11 +337,16 @@ def train(ctx: RunContext, cfg, init: Path | None = None, report: str = "last"):
         runner.train()
     runner.report = {"report": report, "epochs_trained": int(runner.epoch)}
     if report == "best":
+        if _distributed():
+            import torch.distributed as dist
+
+            dist.barrier()  # rank 0 wrote the history and the best weights
         history = json.loads((Path(cfg.work_dir) / VAL_HISTORY).read_text())
         best = max(history, key=lambda h: h["top1"])  # the first epoch with the maximum
         weights.apply_state(runner.model, weights.load_state(Path(cfg.work_dir) / BEST_STATE),
                             Path(cfg.work_dir) / BEST_STATE)
-        runner.report.update(best_epoch=best["epoch"], per_epoch_top1=[h["top1"] for h in history])
+        runner.report.update(best_epoch=best["epoch"], per_epoch_top1=[h["top1"] for h in history],
+                             tested_epochs=[h["epoch"] for h in history])
     weights.save_state(runner.model, Path(cfg.work_dir) / weights.STATE_FILE)
     return runner
 

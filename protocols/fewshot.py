@@ -89,17 +89,18 @@ def check_exactly_k(split: Split, classes: list[str], k: int) -> None:
 @register_protocol
 class FewShot(Protocol):
     name = "fewshot"
-    version = "1"
+    version = "2"  # issue 18: as the public code runs it
     defaults = {"shots": 2, "list": "published", "seed": None, "train_split": "train_split1",
                 "test_split": "val_split1", "init_from": None, "epochs": None, "average_clips": None,
-                "repeat": None, "report": "last", "test_resize": None, "sampling": None}
-    # repeat / epochs / sampling null: the method config's protocol_defaults (else 'ceil', max_epochs, its views);
-    # test_resize null: the method config's test pipeline
+                "repeat": None, "report": "last", "report_every": None, "test_resize": None, "sampling": None}
+    # repeat / epochs / report_every / sampling null: the method config's protocol_defaults (else 'ceil',
+    # max_epochs, 1, its views); test_resize null: the method config's test pipeline
     params = {"shots": Param("int", min=1), "list": Param("str", choices=LIST_SOURCES),
               "seed": Param("int", min=0, nullable=True), "train_split": SPLIT, "test_split": SPLIT,
               "init_from": INIT_FROM, "epochs": EPOCHS, "average_clips": AVERAGE_CLIPS,
               "repeat": Param("str", choices=tuple(REPEATS), nullable=True),
               "report": Param("str", choices=tuple(engine.REPORTS)),
+              "report_every": Param("int", min=1, nullable=True),
               "test_resize": Param("int", min=1, nullable=True),
               "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
 
@@ -115,6 +116,7 @@ class FewShot(Protocol):
                               f"(the method's default)")
         engine.check_positive_int(self.name, "epochs", self.args["epochs"], none_ok=True)
         engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "report_every", self.args["report_every"], none_ok=True)
         engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
         engine.check_sampling(self.name, self.args["sampling"])
 
@@ -163,7 +165,9 @@ class FewShot(Protocol):
             params={"shots": k, "repeat": times, "repeat_mode": sched["repeat"], "repeat_from": sched["repeat_from"],
                     "epochs": sched["epochs"], "epochs_from": sched["epochs_from"], "epoch_length": times * few_size,
                     "full_train_size": full_size, "views": "1x1", "init_from": self.args["init_from"],
-                    "report": self.args["report"], "sampling": engine.view_sampling(spec, self.args["sampling"])},
+                    "report": self.args["report"],
+                    "report_every": engine.report_every(self.name, spec, self.args["report_every"])[0],
+                    "sampling": engine.view_sampling(spec, self.args["sampling"])},
         )]
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
@@ -173,7 +177,8 @@ class FewShot(Protocol):
         opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
         cfg = engine.episode_config(ctx, episode, repeat=episode.params["repeat"], epochs=episode.params["epochs"],
                                     **opts)
-        runner = engine.train(ctx, cfg, init=init, report=self.args["report"])
+        runner = engine.train(ctx, cfg, init=init, report=self.args["report"],
+                              report_every=episode.params["report_every"])
         average = set_average_clips(runner.model, self.args["average_clips"])
         out = evaluate_views(ctx, episode, runner.model, (1, 1), **opts)
         return {**out, **engine.report_info(runner), "shots": episode.params["shots"], "average_clips": average,

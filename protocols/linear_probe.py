@@ -174,7 +174,7 @@ def fit_adamw(x: np.ndarray, y: np.ndarray, num_classes: int, sched: dict[str, A
 @register_protocol
 class LinearProbe(Protocol):
     name = "linear_probe"
-    version = "1"
+    version = "2"  # issue 18: recipes
     defaults = {"splits": [1, 2, 3], "init_from": None, "l2": 1e-3, "max_iter": 500, "recipe": "lbfgs",
                 "val_fraction": 0.2, "lr": 4e-4, "batch_size": 256, "test_resize": None}
     # l2: recipe lbfgs; val_fraction: recipe clip; lr, batch_size: recipe alt; test_resize null: the method

@@ -82,14 +82,16 @@ class Supervised(Protocol):
     """Train and test; splits=[1,2,3]: UCF-101/HMDB-51 three-split mean; ActivityNet: top-1 and mAP (200 classes)."""
 
     name = "supervised"
-    version = "1"
+    version = "2"  # issue 18: report, test_resize, sampling
     defaults = {"views": "1x1", "train_split": "train", "test_split": "val", "epochs": None, "average_clips": None,
-                "splits": None, "report": "last", "test_resize": None, "sampling": None}
-    # test_resize null: the method config's test pipeline; sampling null: the method config's protocol_defaults.views
+                "splits": None, "report": "last", "report_every": None, "test_resize": None, "sampling": None}
+    # report_every / sampling null: the method config's protocol_defaults (else 1, its views); test_resize null:
+    # the method config's test pipeline
     params = {"views": VIEWS, "train_split": SPLIT, "test_split": SPLIT, "epochs": EPOCHS,
               "average_clips": AVERAGE_CLIPS_PARAM,
               "splits": Param("list", item="int", min=1, max=3, nonempty=True, nullable=True),
               "report": Param("str", choices=tuple(engine.REPORTS)),
+              "report_every": Param("int", min=1, nullable=True),
               "test_resize": Param("int", min=1, nullable=True),
               "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
 
@@ -106,6 +108,7 @@ class Supervised(Protocol):
                 raise ConfigError("supervised: give splits (train_split<N>/val_split<N> per split) or "
                                   "train_split/test_split, not both")
         engine.check_report(self.name, self.args["report"])
+        engine.check_positive_int(self.name, "report_every", self.args["report_every"], none_ok=True)
         engine.check_positive_int(self.name, "test_resize", self.args["test_resize"], none_ok=True)
         engine.check_sampling(self.name, self.args["sampling"])
 
@@ -120,6 +123,7 @@ class Supervised(Protocol):
                 f"their mean) or --arg train_split=train_split1 --arg test_split=val_split1 (split 1 alone)"
             )
         common = {"views": self.args["views"], "report": self.args["report"],
+                  "report_every": engine.report_every(self.name, spec, self.args["report_every"])[0],
                   "sampling": engine.view_sampling(spec, self.args["sampling"])}
         if numbers is None:
             return [Episode(
@@ -138,7 +142,7 @@ class Supervised(Protocol):
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         opts = dict(test_resize=self.args["test_resize"], sampling=episode.params["sampling"])
         cfg = engine.episode_config(ctx, episode, epochs=self.args["epochs"], **opts)
-        runner = engine.train(ctx, cfg, report=self.args["report"])
+        runner = engine.train(ctx, cfg, report=self.args["report"], report_every=episode.params["report_every"])
         average = set_average_clips(runner.model, self.args["average_clips"])
         out = {**evaluate_views(ctx, episode, runner.model, self.views, **opts), **engine.report_info(runner),
                "average_clips": average}

@@ -96,24 +96,21 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 @register_protocol
 class ZeroShot(Protocol):
     name = "zeroshot"
-    version = "1"
+    version = "2"  # issue 18: as the public code runs it
     defaults = {"mode": "half", "train_dataset": None, "train_split": "train", "init_from": None, "repeats": 10,
                 "allow_overlap": None, "views": "1x1", "average_clips": None, "epochs": None, "splits": [1, 2, 3],
-                "scoring": "model", "test_resize": None, "sampling": None}
-    # splits: mode splits only; test_resize null: the method config's test pipeline; sampling null: the method
-    # config's protocol_defaults.views
+                "scoring": "model", "test_resize": None, "sampling": None, "report": "last",
+                "report_every": 1}
+    # splits: mode splits only; report: the training episode's reported epoch; test_resize null: the method
+    # config's test pipeline; sampling null: the method config's protocol_defaults.views
     params = {"mode": Param("str", choices=MODES), "train_dataset": Param("str", nullable=True), "train_split": SPLIT,
               "init_from": INIT_FROM, "repeats": Param("int", min=1), "allow_overlap": Param("bool", nullable=True),
               "views": VIEWS, "average_clips": AVERAGE_CLIPS, "epochs": EPOCHS,
               "splits": Param("list", item="int", min=1, max=3, nonempty=True),
               "scoring": Param("str", choices=SCORINGS), "test_resize": Param("int", min=1, nullable=True),
-              "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True)}
+              "sampling": Param("str", choices=tuple(engine.SAMPLINGS), nullable=True),
+              "report": Param("str", choices=tuple(engine.REPORTS)), "report_every": Param("int", min=1)}
     requires_class_text = True
-    # parameter -> (type, accepted values or range, default meaning); for declarative validation (issue 15)
-    types = {"mode": ("str", MODES, "half"), "splits": ("list[int]", (1, 2, 3), "[1, 2, 3] (mode splits only)"),
-             "scoring": ("str", SCORINGS, "model"),
-             "test_resize": ("int|null", ">= 1", "null: the method config's test pipeline"),
-             "sampling": ("str|null", engine.SAMPLINGS, "null: the method config's protocol_defaults.views")}
 
     def validate_args(self) -> None:
         a = self.args
@@ -137,6 +134,8 @@ class ZeroShot(Protocol):
                               f"test_zeroshot.py path)")
         engine.check_positive_int(self.name, "test_resize", a["test_resize"], none_ok=True)
         engine.check_sampling(self.name, a["sampling"])
+        engine.check_report(self.name, a["report"])
+        engine.check_positive_int(self.name, "report_every", a["report_every"])
 
     @property
     def allow_overlap(self) -> bool:
@@ -207,9 +206,11 @@ class ZeroShot(Protocol):
 
     def run_episode(self, ctx: engine.RunContext, episode: Episode) -> dict[str, Any]:
         if episode.params["role"] == "train":
-            runner = engine.train(ctx, engine.episode_config(ctx, episode, epochs=self.args["epochs"]))
+            runner = engine.train(ctx, engine.episode_config(ctx, episode, epochs=self.args["epochs"]),
+                                  report=self.args["report"], report_every=self.args["report_every"])
             return {"role": "train", "episode": episode.name, "trained_on": episode.params["dataset"],
-                    "state": str(ctx.work_dir / episode.name / weights.STATE_FILE), "init": runner.init_info}
+                    "state": str(ctx.work_dir / episode.name / weights.STATE_FILE), "init": runner.init_info,
+                    **engine.report_info(runner)}
         if self.args["train_dataset"] is not None:
             init = ctx.work_dir / "train" / weights.STATE_FILE
         elif self.args["init_from"] is not None:
@@ -233,6 +234,9 @@ class ZeroShot(Protocol):
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         tests = [r for r in results if r.get("role") == "test"]
         out: dict[str, Any] = {"mode": self.args["mode"], "num_episodes": len(tests), "scoring": self.args["scoring"]}
+        trained = [r for r in results if r.get("role") == "train"]
+        if trained:  # the model scored was the training episode's best or last epoch
+            out.update({k: trained[0][k] for k in ("report", "best_epoch") if k in trained[0]})
         for key in METRICS:
             out[key], out[f"{key}_std"] = mean_std([r[key] for r in tests])
         out["per_episode"] = {r["episode"]: {k: r[k] for k in METRICS} for r in tests}

@@ -164,7 +164,8 @@ def test_cli_tables(results, tmp_path, capsys):
     assert main(["tables", str(tmp_path / "missing.yaml"), "--results", str(results)]) == 2
 
 
-@pytest.mark.parametrize("name", ["k400_main", "alt_k400", "bike_k400", "ftp_k400", "vlc_main", "ftp_prompts"])
+@pytest.mark.parametrize("name", ["k400_main", "alt_k400", "bike_k400", "ftp_k400", "vlc_main", "ftp_prompts",
+                                  "alt_zeroshot_splits"])
 def test_shipped_specs_render_from_the_published_csvs(name, tmp_path):
     from pathlib import Path
 

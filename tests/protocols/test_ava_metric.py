@@ -236,3 +236,21 @@ def test_actions_outside_the_label_map_load_and_train(syn_ava, tmp_path, monkeyp
     assert record["episodes"][0]["episode"]["params"]["excluded_train_keyframes"] == len(set(keys) & excluded)
     assert record["metrics"]["mAP"] is not None
     assert all(int(r.split(",")[6]) in label_ids for r in Path(m["detections"]).read_text().splitlines())
+
+
+def test_real_ava_csv_with_actions_outside_the_60_loads_and_trains_on_all_80(tmp_path):
+    from bench.data.catalog import LABELS_DIR
+    from bench.errors import DataError
+    from protocols.ava import train_action_ids
+
+    items = ava_data.read_label_map(LABELS_DIR / "ava_label_map.txt")
+    assert 2 not in {i for i, _ in items}  # "bend/bow (at the waist)": annotated by AVA, not evaluated
+    csv_path = tmp_path / "ava_train.csv"
+    csv_path.write_text("vid,0902,0.1,0.1,0.5,0.9,2,0\nvid,0902,0.1,0.1,0.5,0.9,80,0\nvid,0903,0.2,0.1,0.6,0.9,1,1\n")
+    gt = ava_data.read_gt(csv_path, ava_data.AVA_ACTION_IDS)
+    assert gt[("vid", 902)][0][1] == {2, 80}
+    assert train_action_ids(items, csv_path, synthetic=False) == list(range(1, 81))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("vid,0902,0.1,0.1,0.5,0.9,81,0\n")
+    with pytest.raises(DataError, match=r"bad.csv:1: action id 81 .* 1\.\.80"):
+        ava_data.read_gt(bad, ava_data.AVA_ACTION_IDS)

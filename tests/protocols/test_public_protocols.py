@@ -81,19 +81,20 @@ def test_fewshot_epoch_length_under_each_repeat(repeat, fresh_dirs):
     assert ep.params["repeat_mode"] == repeat and ep.params["repeat_from"] == "protocol"
 
 
-@pytest.mark.parametrize(("method", "size", "repeat", "epochs"), [
-    ("bike", "b16_8f", "floor", 20),  # BIKE train.py (floor), configs/*/*_few_shot.yaml (20 epochs)
-    ("alt", "b16_32f", "none", 50),   # X-CLIP: the K-shot list itself, 50 epochs
-    ("vlc", "umt_b16_8f", "none", 50),
-    ("clip_meanpool", "b16_8f", "ceil", 30),  # no public code: the harness default and the config's epochs
+@pytest.mark.parametrize(("method", "size", "repeat", "epochs", "every"), [
+    ("bike", "b16_8f", "floor", 20, 5),  # BIKE train.py (floor), configs/*/*_few_shot.yaml (20 epochs, eval_freq 5)
+    ("alt", "b16_32f", "none", 50, 1),   # X-CLIP main.py: the K-shot list itself, 50 epochs, tested every epoch
+    ("vlc", "umt_b16_8f", "none", 50, 1),
+    ("clip_meanpool", "b16_8f", "ceil", 30, 1),  # no public code: the harness default and the config's epochs
 ])
-def test_fewshot_defaults_come_from_the_methods_public_code(method, size, repeat, epochs, fresh_dirs):
+def test_fewshot_defaults_come_from_the_methods_public_code(method, size, repeat, epochs, every, fresh_dirs):
     ds = real("hmdb51", "hmdb51.csv", fresh_dirs)
     spec = RunSpec(method, "fewshot", "hmdb51", size=size, protocol_args={"shots": 4})
     (ep,) = build_protocol("fewshot", {"shots": 4}).plan(spec, get_method(method), ds)
     n_full, n_k = len(shipped_rows(lists.SPLITS_DIR / "hmdb51" / "train_split1.txt")), 4 * 51
     times = {"ceil": -(-n_full // n_k), "floor": n_full // n_k, "none": 1}[repeat]
     assert (ep.params["repeat_mode"], ep.params["epochs"], ep.params["repeat"]) == (repeat, epochs, times)
+    assert ep.params["report_every"] == every
     override = build_protocol("fewshot", {"shots": 4, "repeat": "ceil", "epochs": 3}).plan(spec, get_method(method), ds)
     assert (override[0].params["repeat_mode"], override[0].params["epochs"]) == ("ceil", 3)
     with pytest.raises(ConfigError, match="fewshot.repeat"):
@@ -267,6 +268,7 @@ def test_fewshot_report_best_tests_every_epoch_and_is_marked(fresh_dirs, quick_s
     record = job.run(spec)
     m = record["metrics"]
     assert m["report"] == "best" and len(m["per_epoch_top1"]) == 3 == m["epochs_trained"]
+    assert m["tested_epochs"] == [1, 2, 3]
     assert m["top1"] == pytest.approx(max(m["per_epoch_top1"]))
     assert m["best_epoch"] == 1 + m["per_epoch_top1"].index(max(m["per_epoch_top1"]))
     assert m["sampling"] == "start"
@@ -280,6 +282,11 @@ def test_fewshot_report_best_tests_every_epoch_and_is_marked(fresh_dirs, quick_s
                                        {"name": "top1", "metric": "top1"}]}
     text = to_markdown(build_table(spec_t, measured_entries([record])))
     assert "‡" in text and "report: best" in text
+    sparse = quick_spec("supervised", "syn_ucf", train_split="train_split1", test_split="val_split1", report="best",
+                        report_every=2)
+    sparse.overrides["train_cfg.max_epochs"] = 3
+    m = job.run(sparse)["metrics"]
+    assert m["tested_epochs"] == [2, 3] and m["top1_1view"] == pytest.approx(max(m["per_epoch_top1"]))
 
 
 @pytest.mark.slow
@@ -328,3 +335,31 @@ def test_linear_probe_recipes_end_to_end(recipe, fresh_dirs, quick_spec):
     ep = record["episodes"][0]["metrics"]
     if recipe == "clip":
         assert ep["sweep"] and any(np.isclose(ep["l2"], s["l2"]) for s in ep["sweep"])
+
+
+# ----------------------------------------------------------------------------- grids of the splits mode and scorings
+
+@pytest.mark.parametrize(("grid", "profiles"), [
+    ("alt_zeroshot_splits", ["default", "default_hmdb", "paper", "paper_hmdb", "paper_l14", "paper_l14_hmdb"]),
+    ("vlc_zeroshot_splits", ["default", "default_hmdb", "paper", "paper_hmdb"]),
+])
+def test_table_grids_use_xclips_three_split_protocol(grid, profiles):
+    from bench import grid as grids
+
+    for profile in profiles:
+        g = grids.load(REPO / "ablations" / f"{grid}.yaml", profile)
+        for spec in g.specs:
+            assert spec.protocol == "zeroshot" and spec.protocol_args["mode"] == "splits"
+            assert spec.protocol_args["splits"] == [1, 2, 3] and spec.protocol_args["views"] == "1x1"
+            assert spec.protocol_args["train_dataset"] in ("syn_k400", "k400")
+            if profile.startswith("paper"):
+                assert spec.size.endswith("32f")  # X-CLIP's zero-shot configs: 32 frames
+    grids.validate(grids.load(REPO / "ablations" / f"{grid}.yaml", "default").specs)
+
+
+def test_bike_zeroshot_grid_runs_both_scorings():
+    from bench import grid as grids
+
+    g = grids.load(REPO / "ablations" / "bike_zeroshot.yaml", "default")
+    cells = {(s.protocol_args["mode"], s.protocol_args["scoring"]) for s in g.specs}
+    assert cells == {("half", "model"), ("half", "frames"), ("full", "model"), ("full", "frames")}

@@ -54,9 +54,10 @@ test_pipeline = [
     dict(type="PackActionInputs", meta_keys=meta_keys),
 ]
 val_pipeline = test_pipeline
-# Protocol defaults of BIKE's public code: few-shot repeats floor(N_full / N_K) (train.py) for 20 epochs
-# (configs/*/*_few_shot.yaml); test frames at segment starts (datasets/video.py _get_test_indices).
-protocol_defaults = dict(fewshot=dict(repeat="floor", epochs=20), views=dict(sampling="start"))
+# Protocol defaults of BIKE's public code: few-shot repeats floor(N_full / N_K) (train.py) for 20 epochs, tested
+# every 5 (configs/*/*_few_shot.yaml solver.epochs, logging.eval_freq); test frames at segment starts
+# (datasets/video.py _get_test_indices).
+protocol_defaults = dict(fewshot=dict(repeat="floor", epochs=20, report_every=5), views=dict(sampling="start"))
 train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))
 
