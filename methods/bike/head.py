@@ -254,13 +254,15 @@ class BIKEHead(BaseHead):
     def video_categories(self, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         if names is not None or (not self.category_frozen and self.training):
             return self._video_categories(names if names is not None else self.class_names)
-        device = next(self.category_encoder.parameters()).device
-        return {k: v.to(device) for k, v in self._video_cache.items()}
+        p = next(self.category_encoder.parameters())  # the cache follows the model's device and dtype
+        return {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device)
+                for k, v in self._video_cache.items()}
 
     def attr_categories(self, names: Sequence[str] | None = None) -> torch.Tensor:
         if names is not None or (self.attr_encoder_trained and self.training):
             return self._attr_categories(names if names is not None else self.class_names)
-        return self._attr_cache.to(next(self.attr_encoder.parameters()).device)
+        p = next(self.attr_encoder.parameters())
+        return self._attr_cache.to(p.device, p.dtype)
 
     # -- scores -------------------------------------------------------------------------------
     def train_scale(self, branch: str = "video") -> torch.Tensor | float:
