@@ -221,13 +221,14 @@ class BIKEHead(BaseHead):
 
     # -- category embeddings ------------------------------------------------------------------
     def _video_categories(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
-        cls, tokens, mask = self.category_encoder.encode(names, self.category_template)
+        cls, tokens, name_mask = self.category_encoder.encode(names, self.category_template)
+        # recognition with word embeddings (Table 6b) has no public code: the mean of the name's own tokens
+        mean_words = (tokens * name_mask[..., None]).sum(1) / name_mask.sum(1, keepdim=True)
         if self.vcs_words == "context":  # every position of the prompted sentence (public code: all 77)
-            words, mask = tokens, torch.ones_like(mask)
+            words, mask = tokens, torch.ones_like(name_mask)
         else:
-            keep = mask.any(dim=0).nonzero().flatten()  # only the columns that hold name tokens
-            words, mask = tokens[:, keep], mask[:, keep]
-        mean_words = (words * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            keep = name_mask.any(dim=0).nonzero().flatten()  # only the columns that hold name tokens
+            words, mask = tokens[:, keep], name_mask[:, keep]
         return {"cls": cls, "words": words, "word_mask": mask, "mean_words": mean_words}
 
     def _attr_categories(self, names: Sequence[str]) -> torch.Tensor:
