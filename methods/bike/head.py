@@ -232,13 +232,14 @@ class BIKEHead(BaseHead):
 
     # -- category embeddings ------------------------------------------------------------------
     def _video_categories(self, names: Sequence[str]) -> dict[str, torch.Tensor]:
-        cls, tokens, mask = self.category_encoder.encode(names, self.category_template)
+        cls, tokens, name_mask = self.category_encoder.encode(names, self.category_template)
+        # recognition with word embeddings (Table 6b) has no public code: the mean of the name's own tokens
+        mean_words = (tokens * name_mask[..., None]).sum(1) / name_mask.sum(1, keepdim=True)
         if self.vcs_words == "context":  # every position of the prompted sentence (public code: all 77)
-            words, mask = tokens, torch.ones_like(mask)
+            words, mask = tokens, torch.ones_like(name_mask)
         else:
-            keep = mask.any(dim=0).nonzero().flatten()  # only the columns that hold name tokens
-            words, mask = tokens[:, keep], mask[:, keep]
-        mean_words = (words * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            keep = name_mask.any(dim=0).nonzero().flatten()  # only the columns that hold name tokens
+            words, mask = tokens[:, keep], name_mask[:, keep]
         return {"cls": cls, "words": words, "word_mask": mask, "mean_words": mean_words}
 
     def _attr_categories(self, names: Sequence[str]) -> torch.Tensor:
@@ -294,12 +295,15 @@ class BIKEHead(BaseHead):
     def video_categories(self, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         if names is not None or (not self.category_frozen and self.training):
             return self._video_categories(names if names is not None else self.class_names)
-        return self.video_text.get()
+        p = next(self.category_encoder.parameters())  # the embeddings follow the model's device and dtype
+        return {k: v.to(p.device, p.dtype) if v.is_floating_point() else v.to(p.device)
+                for k, v in self.video_text.get().items()}
 
     def attr_categories(self, names: Sequence[str] | None = None) -> torch.Tensor:
         if names is not None or (self.attr_encoder_trained and self.training):
             return self._attr_categories(names if names is not None else self.class_names)
-        return self.attr_text.get()["cls"]
+        p = next(self.attr_encoder.parameters())
+        return self.attr_text.get()["cls"].to(p.device, p.dtype)
 
     # -- scores -------------------------------------------------------------------------------
     def train_scale(self, branch: str = "video") -> torch.Tensor | float:

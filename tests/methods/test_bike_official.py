@@ -370,3 +370,31 @@ def test_each_paper_switch_changes_exactly_the_piece_it_names():
         moved = {k for k in base if not torch.equal(base[k], other[k])}
         may_stay = MAY_STAY.get(key, set())
         assert changed - may_stay <= moved <= changed, (key, sorted(moved), sorted(changed))
+
+
+def test_word_recognition_of_table_6b_scores_with_the_mean_of_the_name_tokens():
+    """No public path: the paper's reading, the name's own tokens, whatever positions VCS averages over."""
+    import open_clip
+
+    model = _build(_tiny_cfg(train_branches=["video"], recognition_source="words").model).eval()
+    head = model.cls_head
+    tok = open_clip.get_tokenizer(TINY)
+
+    def content(text):  # token ids without start/end of text and padding
+        row = tok([text])[0].tolist()
+        return row[1:row.index(max(row))]
+
+    start = 1 + len(content("This is a video about"))
+    tokens = tok([f"This is a video about {n}" for n in NAMES])
+    with torch.no_grad():
+        _, per_token = head.category_encoder(tokens)
+    means = torch.stack([per_token[i, start:start + len(content(n))].mean(0) for i, n in enumerate(NAMES)])
+    cats = head.video_categories()
+    assert torch.allclose(cats["mean_words"], means, atol=1e-6)
+    g = torch.Generator().manual_seed(13)
+    vid = torch.randn(2, 8, means.shape[-1], generator=g)
+    v_hat, t_hat = _l2(vid), _l2(per_token)
+    att = torch.softmax(torch.einsum("awd,btd->abwt", t_hat, v_hat) / 0.01, dim=-1).mean(dim=-2)  # all positions
+    expected = torch.einsum("abd,ad->ba", torch.einsum("abt,btd->abd", att, v_hat), _l2(means))
+    with torch.no_grad():
+        assert torch.allclose(head.video_sims(vid, cats), expected, atol=1e-5)
