@@ -1,9 +1,10 @@
 """The FTP recognizer: frozen encoder, prompt processors, integration, classification head.
 
-ftp paper, Fig. 2(a) and section 3.2. One MMEngine training run does both stages (the stage is
-set per epoch by ``FTPStageHook``):
+ftp paper, Fig. 2(a) and section 3.2. The stage is set per epoch by ``FTPStageHook``; with
+``stage1.mode='shared'`` stage 1 is a separate producer run per prompt letter (``methods/ftp/stage1.py``)
+and a cell's run is stage 2 only, with ``'per_cell'`` one run does both:
 
-- stage 1 (epochs ``[0, stage1_epochs)``): each processor ``i`` (one per prompt letter) is
+- stage 1 (``stage1_epochs`` epochs): each processor ``i`` (one per prompt letter) is
   trained with InfoNCE to match its prompt's answer embeddings (Fig. 4). A per-processor
   alignment layer ``D -> E`` (E: text embedding size) and a temperature exist only for this
   loss; they are not on the inference path.
