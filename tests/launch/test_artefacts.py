@@ -41,7 +41,7 @@ def test_artefact_key_hashes_identity_only(art_root):
         artefacts.require([a])
 
 
-def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp_path, art_root):
+def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp_path, art_root, capsys):
     root = tmp_path / "results"
     specs = make_specs(3, grid="prod", steps=1, step_s=0.0)
     specs = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": n}})
@@ -59,6 +59,11 @@ def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp
     assert [j["consumes"] for j in manifest["jobs"]] == [[a.key], [a.key, b.key], []]
     assert {k: v["state"] for k, v in artefacts.producer_states([jobs.manifest_path]).items()} == {
         a.key: "done", b.key: "done"}
+    from bench.cli import status
+
+    status.show_producers(type("Grid", (), {"name": "prod"}), store)  # what `bench status` prints first
+    out = capsys.readouterr().out
+    assert "producers (2):" in out and f"done      toy.part a  {a.key}" in out
     # a second grid needing the same artefact submits no producer
     [other] = make_specs(1, grid="other", steps=1, step_s=0.0, needs=["a"], extra=1)
     again = launch.submit([other], "debug", load_profile("local"), tmp_path / "sub", root, **kw)
@@ -68,7 +73,7 @@ def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp
 
 
 def test_failed_producer_fails_its_consumers_and_a_rerun_retries_only_what_is_missing(
-        toy, make_specs, tmp_path, art_root):
+        toy, make_specs, tmp_path, art_root, capsys):
     root = tmp_path / "results"
     specs = make_specs(3, grid="fail", steps=1, step_s=0.0)
     specs = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": n}})
@@ -85,6 +90,11 @@ def test_failed_producer_fails_its_consumers_and_a_rerun_retries_only_what_is_mi
     assert "toy producer failure for b" in b.failure()["error"] and not b.done()
     states = artefacts.producer_states(follow.manifests(root, "fail"))
     assert states[b.key]["state"] == "failed" and "toy producer failure" in states[b.key]["error"]
+    from bench.cli import status
+
+    status.show_producers(type("Grid", (), {"name": "fail"}), store)
+    out = capsys.readouterr().out
+    assert f"failed    toy.part b  {b.key}" in out and "error: RuntimeError: toy producer failure for b" in out
     # rerun: only b's producer and the two failed consumers run; no record is written twice
     runs_before = _producer_runs(toy, root)
     jobs2 = launch.submit(specs, "debug", profile, tmp_path / "sub", root, fn=toy.ToyConsumer(), needs=toy.toy_needs,
