@@ -106,10 +106,13 @@ def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[s
         if "warmup_epochs" in h:
             h["warmup_epochs"] = list(h["warmup_epochs"])[:1]
     weights = {k: v.get("sha256") for k, v in weight_sources(cfg).items()}
+    train_cfg = {k: v for k, v in plain(dict(cfg.get("train_cfg") or {})).items()
+                 if k not in ("max_epochs", "val_interval")}  # the epochs are model.stage1_epochs
     return {
         "letter": letter, "seed": int(seed), "dataset": dataset_identity(stage1["dataset"], stage1["split"]),
         "model": model, "weights": weights, "train_dataloader": loader, "optim_wrapper": optim,
         "hooks": hooks, "batch": (plain(cfg.get("batch") or {}) or {}).get("stage1"),  # the global batch
+        "train_cfg": train_cfg, "param_scheduler": plain(cfg.get("param_scheduler") or []),
     }
 
 
