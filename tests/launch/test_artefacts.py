@@ -150,3 +150,22 @@ def test_killed_local_producer_fails_its_consumers_then_a_rerun_recovers(toy, ma
                           needs=toy.toy_needs, producer_fn=prod)
     assert follow.wait(jobs2, progress=False, timeout_s=120, run_ids=jobs2.run_ids, store_root=root) == ["done"] * 2
     assert a.done() and all(_writes(toy, root, s.run_id) == 1 for s in specs)
+
+
+@pytest.mark.slow
+def test_a_second_grid_waits_for_the_producer_an_earlier_launch_submitted(toy, make_specs, tmp_path, art_root):
+    root = tmp_path / "results"
+    profile = load_profile("local", {"array_parallelism": 2})
+    kw = dict(fn=toy.ToyConsumer(), needs=toy.toy_needs, producer_fn=toy.ToyProducer(root))
+    [first] = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": ["a"], "produce_s": 3.0}})
+               for s in make_specs(1, grid="g1", steps=1, step_s=0.0)]
+    [second] = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": ["a"], "produce_s": 3.0}})
+                for s in make_specs(1, grid="g2", steps=1, step_s=0.0, extra=2)]
+    one = launch.submit([first], "local", profile, tmp_path / "sub" / "%j", root, **kw)
+    two = launch.submit([second], "local", profile, tmp_path / "sub" / "%j", root, **kw)
+    [key] = one.producers.jobs
+    assert str(two.producers.jobs[key].job_id) == str(one.producers.jobs[key].job_id)  # waited for, not resubmitted
+    for jobs in (one, two):
+        assert follow.wait(jobs, progress=False, timeout_s=120, run_ids=jobs.run_ids, store_root=root) == ["done"]
+    assert len(_producer_runs(toy, root)) == 1
+    assert json.loads(two.manifest_path.read_text())["producers"][0]["job_id"] == str(one.producers.jobs[key].job_id)
