@@ -424,3 +424,27 @@ def _job_category(m: dict[str, Any], e: dict[str, Any]) -> str:
     except Exception as ex:  # noqa: BLE001 - a scheduler we cannot ask: report, do not crash status
         log.warning("cannot read the state of producer job %s: %s", e["job_id"], ex)
         return "pending"
+
+
+def active_producers(manifests: Iterable[Path | str | dict[str, Any]], executor: str) -> dict[str, dict[str, Any]]:
+    """Artefact key -> ``{"job_id", "grid"}`` of producer jobs of ``executor`` still pending or running.
+
+    Lets a second launch (another grid, or the same one again) wait for a producer that an earlier
+    launch submitted instead of submitting it twice.
+    """
+    from bench import follow
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in manifests:
+        m = follow.load_manifest(path)
+        if m.get("executor") != executor or executor == "debug":
+            continue
+        for e in m.get("producers", []):
+            if e.get("job_id") is None:
+                continue
+            kind, key = e["kind"], e["key"]
+            if (root() / kind / key / MANIFEST).exists() or (root() / kind / f"{key}.failed.json").exists():
+                continue
+            if _job_category(m, e) in ("running", "pending"):
+                out[key] = {"job_id": e["job_id"], "grid": m.get("grid")}
+    return out

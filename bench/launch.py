@@ -360,7 +360,8 @@ def submit(
         spec_dicts = [s.to_dict() for s in todo]
     roots = [str(root)] * len(todo)
     try:
-        producers = submit_producers(todo, executor, profile, folder, grid, needs=needs, producer_fn=producer_fn)
+        producers = submit_producers(todo, executor, profile, folder, grid, needs=needs, producer_fn=producer_fn,
+                                     store_root=root)
         if producers.needs_any:
             fn = producers.consumer(fn, timeout_s=60.0 * float(profile.get("timeout_min") or 60) * 4)
         if executor == "slurm" and producers.jobs:
@@ -421,8 +422,8 @@ class ProducerLaunch:
     """
 
     def __init__(self, planned: dict[str, list[artefacts.Artefact]], missing: dict[str, artefacts.Artefact],
-                 jobs: dict[str, Any]) -> None:
-        self.planned, self.artefacts, self.jobs = planned, missing, jobs
+                 jobs: dict[str, Any], local: bool = False) -> None:
+        self.planned, self.artefacts, self.jobs, self.local = planned, missing, jobs, local
 
     @property
     def needs_any(self) -> bool:
@@ -432,7 +433,8 @@ class ProducerLaunch:
         return {k: {"executor": executor, "job_id": str(j.job_id)} for k, j in self.jobs.items()}
 
     def consumer(self, fn: Callable[[dict[str, Any], str], Any], timeout_s: float | None = None):
-        executor = "local" if any(isinstance(j, submitit.LocalJob) for j in self.jobs.values()) else "other"
+        executor = ("local" if any(isinstance(j, submitit.LocalJob) for j in self.jobs.values()) or self.local
+                    else "other")
         needs = {r: [a.to_dict() for a in arts] for r, arts in self.planned.items() if arts}
         return artefacts.Consumer(fn, needs, self.waits(executor), timeout_s=timeout_s)
 
@@ -454,8 +456,12 @@ class ProducerLaunch:
 
 def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, Any], folder: Path, grid: str,
                      needs: Callable[[RunSpec], list[artefacts.Artefact]] | None = None,
-                     producer_fn: Callable[[dict[str, Any]], Any] | None = None) -> ProducerLaunch:
+                     producer_fn: Callable[[dict[str, Any]], Any] | None = None,
+                     store_root: Path | str | None = None) -> ProducerLaunch:
     """Submit one producer per artefact that ``todo`` consumes and that does not exist yet.
+
+    A producer that an earlier launch into the same results (any grid) submitted and that is still
+    pending or running is waited for instead of submitted again.
 
     debug: the producers run here, before any consumer. local: ``array_parallelism`` processes
     share them (like :class:`SequentialJob`). slurm: one job array of producers; the consumers are
@@ -465,8 +471,11 @@ def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, 
     missing = artefacts.missing(planned)
     if not missing:
         return ProducerLaunch(planned, {}, {})
+    running = _running_producers(missing, executor, store_root) if store_root is not None else {}
+    arts = [a for k, a in missing.items() if k not in running]
+    if not arts:
+        return ProducerLaunch(planned, missing, running, local=executor == "local")
     pfn = producer_fn if producer_fn is not None else artefacts.ProducerJob()
-    arts = list(missing.values())
     dicts = [a.to_dict() for a in arts]
     log.info("%s: %d producer(s) to run first: %s", grid, len(arts), ", ".join(a.describe() for a in arts))
     if executor == "debug":
@@ -481,7 +490,31 @@ def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, 
             jobs = [chunk_jobs[i % p] for i in range(len(arts))]
         else:
             jobs = list(ex.map_array(pfn, dicts))
-    return ProducerLaunch(planned, missing, {a.key: j for a, j in zip(arts, jobs)})
+    return ProducerLaunch(planned, missing, {**running, **{a.key: j for a, j in zip(arts, jobs)}},
+                          local=executor == "local")
+
+
+class _SubmittedJob:
+    """A producer job that an earlier launch submitted and that is still pending or running."""
+
+    def __init__(self, job_id: str, state: str = "RUNNING") -> None:
+        self.job_id, self.state = job_id, state
+
+
+def _running_producers(missing: dict[str, artefacts.Artefact], executor: str,
+                       store_root: Path | str) -> dict[str, Any]:
+    """Producers of ``missing`` artefacts already pending or running from an earlier launch (any grid)."""
+    from bench.follow import manifests
+
+    try:
+        active = artefacts.active_producers(manifests(store_root), executor)
+    except Exception as e:  # noqa: BLE001 - a scheduler we cannot ask: submit the producers again
+        log.warning("cannot read the state of earlier producers (%s); submitting them again", e)
+        return {}
+    found = {k: _SubmittedJob(v["job_id"]) for k, v in active.items() if k in missing}
+    for k, v in found.items():
+        log.info("artefact %s: waiting for producer job %s of an earlier launch", k, v.job_id)
+    return found
 
 
 def dependency_groups(producers: ProducerLaunch, todo: Sequence[RunSpec]) -> dict[tuple[str, ...], list[int]]:

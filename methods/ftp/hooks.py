@@ -1,13 +1,17 @@
-"""Training-time glue for FTP's two stages inside one MMEngine run.
+"""Training-time glue for FTP's two stages.
 
-``FTPStageHook`` (a ``custom_hooks`` entry of every FTP config):
+``FTPStageHook`` (a ``custom_hooks`` entry of every FTP config), by ``model.stage1.mode``:
 
-- before training: reads the training list the protocol gave the run, asks the VLM the
-  prompts for every training video (through the text answer cache), embeds the answers
+- ``shared`` (default; ``methods/ftp/stage1.py``): before training, loads each letter's processor
+  from the stage-1 artefacts the run consumes (listed by ``bench.job`` in ``artefacts.json``) and
+  shortens the run to its ``max_epochs - stage1_epochs`` stage-2 epochs; no VLM, no text encoder.
+- ``produce`` (a stage-1 producer run, one letter, ``max_epochs == stage1_epochs``) and
+  ``per_cell`` (both stages in one run): before training, reads the training list, asks the VLM
+  the prompts for every training video (through the text answer cache), embeds the answers
   (through the text-embedding cache), reports how many videos lack an answer, and hands the
   targets to the model. A missing answer is an error (``text.missing='error'``) or is left out
   of stage 1 with its count logged (``'skip'``).
-- per epoch: sets ``model.stage`` (1 for the first ``stage1_epochs`` epochs, then 2).
+- per epoch: sets ``model.stage`` (1 for the stage-1 epochs of this run, then 2).
 - per iteration: each stage has its own warmup + cosine learning-rate schedule (Tables A2 and
   A3: "cosine decay", warmup epochs), applied to its own parameter group; the other group's
   learning rate is 0 (its parameters get no gradient in that stage anyway).

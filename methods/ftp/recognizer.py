@@ -1,9 +1,10 @@
 """The FTP recognizer: frozen encoder, prompt processors, integration, classification head.
 
-ftp paper, Fig. 2(a) and section 3.2. One MMEngine training run does both stages (the stage is
-set per epoch by ``FTPStageHook``):
+ftp paper, Fig. 2(a) and section 3.2. The stage is set per epoch by ``FTPStageHook``; with
+``stage1.mode='shared'`` stage 1 is a separate producer run per prompt letter (``methods/ftp/stage1.py``)
+and a cell's run is stage 2 only, with ``'per_cell'`` one run does both:
 
-- stage 1 (epochs ``[0, stage1_epochs)``): each processor ``i`` (one per prompt letter) is
+- stage 1 (``stage1_epochs`` epochs): each processor ``i`` (one per prompt letter) is
   trained with InfoNCE to match its prompt's answer embeddings (Fig. 4). A per-processor
   alignment layer ``D -> E`` (E: text embedding size) and a temperature exist only for this
   loss; they are not on the inference path.
@@ -188,6 +189,27 @@ class FTPRecognizer(Recognizer3D):
             self._cache = teacher_cache_from_config(self.feature_cache, name, state_dict_hash(self.backbone))
         return self._cache
 
+    def _from_memory(self, keys: list[dict], load: Any) -> list[torch.Tensor]:
+        """Encoder rows kept in memory across epochs (frozen encoder, deterministic sampling); misses are read
+        from (or written to) the disk cache by ``load(indices)``, which serves other cells and processes.
+
+        Bounded by ``feature_cache.memory_mb`` (default 4096): past it, rows are no longer kept, only read.
+        """
+        memo = self.__dict__.setdefault("_memory", {})
+        cap = float((self.feature_cache or {}).get("memory_mb", 4096) if isinstance(self.feature_cache, dict)
+                    else 4096) * 2**20
+        names = [k["input_sha256"] for k in keys]
+        out: list[torch.Tensor | None] = [memo.get(n) for n in names]
+        missing = [i for i, o in enumerate(out) if o is None]
+        if missing:
+            for i, row in zip(missing, load(missing)):
+                out[i] = row
+                used = self.__dict__.get("_memory_bytes", 0)
+                if used + row.numel() * row.element_size() <= cap:
+                    memo[names[i]] = row
+                    self.__dict__["_memory_bytes"] = used + row.numel() * row.element_size()
+        return out  # type: ignore[return-value]
+
     def encode(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(m, pooled)`` of the frozen encoder for ``(B, C, T, H, W)``, through the feature cache when on."""
         if not self.feature_cache or torch.jit.is_tracing():  # FLOPs counting traces the real computation
@@ -209,7 +231,8 @@ class FTPRecognizer(Recognizer3D):
                     rows.append(torch.cat((m[0].flatten(), pooled[0])).cpu())
             return rows
 
-        rows = cache.get_many(keys, [{}] * len(keys), pre, compute)
+        rows = self._from_memory(keys, lambda idx: cache.get_many([keys[i] for i in idx], [{}] * len(idx), pre,
+                                                              lambda sub: compute([idx[j] for j in sub])))
         d = self.backbone.dim
         t, h, w = self.grid
         packed = torch.stack(rows).to(inputs.device)

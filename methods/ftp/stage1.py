@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 KIND = "ftp.stage1"
 MODES = ("shared", "per_cell")
 STATE_FILE = "processors.pth"
+TRAINING_PROTOCOLS = ("supervised", "fewshot")  # protocols whose runs train through FTPStageHook
 # model fields that only stage 2 (or the cell's choice of letters) reads: not part of the key
 STAGE2_ONLY = ("cls_head", "alpha", "head_type", "blending", "prompts", "stage1", "feature_cache", "encoders",
                "encoder", "type")
@@ -105,10 +106,13 @@ def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[s
         if "warmup_epochs" in h:
             h["warmup_epochs"] = list(h["warmup_epochs"])[:1]
     weights = {k: v.get("sha256") for k, v in weight_sources(cfg).items()}
+    train_cfg = {k: v for k, v in plain(dict(cfg.get("train_cfg") or {})).items()
+                 if k not in ("max_epochs", "val_interval")}  # the epochs are model.stage1_epochs
     return {
         "letter": letter, "seed": int(seed), "dataset": dataset_identity(stage1["dataset"], stage1["split"]),
         "model": model, "weights": weights, "train_dataloader": loader, "optim_wrapper": optim,
         "hooks": hooks, "batch": (plain(cfg.get("batch") or {}) or {}).get("stage1"),  # the global batch
+        "train_cfg": train_cfg, "param_scheduler": plain(cfg.get("param_scheduler") or []),
     }
 
 
@@ -120,6 +124,10 @@ def consumes(spec: Any) -> list[artefacts.Artefact]:
     stage1 = settings_of(cfg.model)
     prompts = list(cfg.model.get("prompts") or [])
     if stage1["mode"] != "shared" or not prompts or cfg.model.get("head_type") == "linear":
+        return []
+    if spec.protocol not in TRAINING_PROTOCOLS:
+        # linear_probe and ava build the model without FTP's training hook: its processors are those of the
+        # checkpoint given as init_from (a trained ftp run), never loaded from a stage-1 artefact
         return []
     if not stage1["dataset"]:
         raise ConfigError(f"run {spec.run_id}: model.stage1.dataset is not set; name the stage-1 pre-training "

@@ -41,7 +41,7 @@ def test_artefact_key_hashes_identity_only(art_root):
         artefacts.require([a])
 
 
-def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp_path, art_root):
+def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp_path, art_root, capsys):
     root = tmp_path / "results"
     specs = make_specs(3, grid="prod", steps=1, step_s=0.0)
     specs = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": n}})
@@ -59,6 +59,11 @@ def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp
     assert [j["consumes"] for j in manifest["jobs"]] == [[a.key], [a.key, b.key], []]
     assert {k: v["state"] for k, v in artefacts.producer_states([jobs.manifest_path]).items()} == {
         a.key: "done", b.key: "done"}
+    from bench.cli import status
+
+    status.show_producers(type("Grid", (), {"name": "prod"}), store)  # what `bench status` prints first
+    out = capsys.readouterr().out
+    assert "producers (2):" in out and f"done      toy.part a  {a.key}" in out
     # a second grid needing the same artefact submits no producer
     [other] = make_specs(1, grid="other", steps=1, step_s=0.0, needs=["a"], extra=1)
     again = launch.submit([other], "debug", load_profile("local"), tmp_path / "sub", root, **kw)
@@ -68,7 +73,7 @@ def test_debug_runs_each_producer_once_before_its_consumers(toy, make_specs, tmp
 
 
 def test_failed_producer_fails_its_consumers_and_a_rerun_retries_only_what_is_missing(
-        toy, make_specs, tmp_path, art_root):
+        toy, make_specs, tmp_path, art_root, capsys):
     root = tmp_path / "results"
     specs = make_specs(3, grid="fail", steps=1, step_s=0.0)
     specs = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": n}})
@@ -85,6 +90,11 @@ def test_failed_producer_fails_its_consumers_and_a_rerun_retries_only_what_is_mi
     assert "toy producer failure for b" in b.failure()["error"] and not b.done()
     states = artefacts.producer_states(follow.manifests(root, "fail"))
     assert states[b.key]["state"] == "failed" and "toy producer failure" in states[b.key]["error"]
+    from bench.cli import status
+
+    status.show_producers(type("Grid", (), {"name": "fail"}), store)
+    out = capsys.readouterr().out
+    assert f"failed    toy.part b  {b.key}" in out and "error: RuntimeError: toy producer failure for b" in out
     # rerun: only b's producer and the two failed consumers run; no record is written twice
     runs_before = _producer_runs(toy, root)
     jobs2 = launch.submit(specs, "debug", profile, tmp_path / "sub", root, fn=toy.ToyConsumer(), needs=toy.toy_needs,
@@ -140,3 +150,22 @@ def test_killed_local_producer_fails_its_consumers_then_a_rerun_recovers(toy, ma
                           needs=toy.toy_needs, producer_fn=prod)
     assert follow.wait(jobs2, progress=False, timeout_s=120, run_ids=jobs2.run_ids, store_root=root) == ["done"] * 2
     assert a.done() and all(_writes(toy, root, s.run_id) == 1 for s in specs)
+
+
+@pytest.mark.slow
+def test_a_second_grid_waits_for_the_producer_an_earlier_launch_submitted(toy, make_specs, tmp_path, art_root):
+    root = tmp_path / "results"
+    profile = load_profile("local", {"array_parallelism": 2})
+    kw = dict(fn=toy.ToyConsumer(), needs=toy.toy_needs, producer_fn=toy.ToyProducer(root))
+    [first] = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": ["a"], "produce_s": 3.0}})
+               for s in make_specs(1, grid="g1", steps=1, step_s=0.0)]
+    [second] = [s.__class__(**{**s.to_dict(), "overrides": {**s.overrides, "needs": ["a"], "produce_s": 3.0}})
+                for s in make_specs(1, grid="g2", steps=1, step_s=0.0, extra=2)]
+    one = launch.submit([first], "local", profile, tmp_path / "sub" / "%j", root, **kw)
+    two = launch.submit([second], "local", profile, tmp_path / "sub" / "%j", root, **kw)
+    [key] = one.producers.jobs
+    assert str(two.producers.jobs[key].job_id) == str(one.producers.jobs[key].job_id)  # waited for, not resubmitted
+    for jobs in (one, two):
+        assert follow.wait(jobs, progress=False, timeout_s=120, run_ids=jobs.run_ids, store_root=root) == ["done"]
+    assert len(_producer_runs(toy, root)) == 1
+    assert json.loads(two.manifest_path.read_text())["producers"][0]["job_id"] == str(one.producers.jobs[key].job_id)

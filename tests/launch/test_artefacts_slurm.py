@@ -90,3 +90,19 @@ def test_killed_producer_fails_its_consumers_and_a_rerun_completes(slurm_cluster
         assert (toy.work_dir(root, s.run_id) / "writes.log").read_text().split() == [s.run_id]
     manifest = json.loads(rerun.manifest_path.read_text())
     assert [j["consumes"] for j in manifest["jobs"]] == [[k.key], [k.key]]
+
+
+def test_a_second_grid_depends_on_the_running_producer_of_the_first(slurm_cluster, toy, make_specs, cluster_profile,
+                                                                    tmp_path, art_root):
+    root, folder = tmp_path / "results", tmp_path / "submitit" / "%j"
+    kw = dict(fn=toy.ToyConsumer(), needs=toy.toy_needs, producer_fn=toy.ToyProducer(root))
+    [first] = _with_needs(make_specs(1, grid="slg1", steps=1, step_s=0.0), (["z"],), produce_s=5.0)
+    [second] = _with_needs(make_specs(1, grid="slg2", steps=1, step_s=0.0, extra=3), (["z"],), produce_s=5.0)
+    one = launch.submit([first], "slurm", cluster_profile(), folder, root, **kw)
+    two = launch.submit([second], "slurm", cluster_profile(), folder, root, **kw)
+    [(key, job)] = one.producers.jobs.items()
+    assert str(two.producers.jobs[key].job_id) == str(job.job_id)
+    assert str(job.job_id) in _squeue(two[0].job_id, "%E")  # the second grid's cell waits on the first's producer
+    for jobs in (one, two):
+        assert follow.wait(jobs, progress=False, timeout_s=180, run_ids=jobs.run_ids, store_root=root) == ["done"]
+    assert len(toy.producer_log(root).read_text().splitlines()) == 1

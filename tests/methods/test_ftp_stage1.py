@@ -105,3 +105,51 @@ def test_shared_stage2_loads_identical_processors_and_never_touches_a_provider(s
         for name, value in ref.items():
             assert torch.equal(state[f"processors.A.{name}"], value), name  # bit-identical, not only close
         assert not (settings.work_root() / spec.run_id / "main" / "ftp_text.json").exists()
+
+
+def test_encoder_outputs_stay_in_memory_across_epochs(tmp_path, monkeypatch):
+    """A second pass over the same clips neither runs the frozen encoder nor reads the disk cache."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+
+    import methods  # noqa: F401
+    from bench.method import load_config
+
+    register_all_modules()
+    cfg = load_config("ftp", "tiny")
+    cfg.model.backbone.weights = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model.to_dict()).eval()
+    calls = {"encoder": 0, "disk": 0}
+    forward = model.backbone.forward
+
+    def counted(x):
+        calls["encoder"] += 1
+        return forward(x)
+
+    monkeypatch.setattr(model.backbone, "forward", counted)
+    x = torch.randn(3, 3, 16, 64, 64)
+    with torch.no_grad():
+        m1, p1 = model.encode(x)
+    store = model._feature_cache().store
+    load = store.load
+
+    def counted_load(key):
+        calls["disk"] += 1
+        return load(key)
+
+    monkeypatch.setattr(store, "load", counted_load)
+    assert calls["encoder"] == 3  # one clip at a time, cold
+    with torch.no_grad():
+        m2, p2 = model.encode(x)
+    assert calls == {"encoder": 3, "disk": 0}
+    assert torch.equal(m1, m2) and torch.equal(p1, p2)
+    # another model (another cell, process) finds the rows on disk, without running the encoder
+    other = MODELS.build(cfg.model.to_dict()).eval()
+    other.backbone.load_state_dict(model.backbone.state_dict())
+    monkeypatch.setattr(other.backbone, "forward", counted)
+    other._cache = model._feature_cache()
+    with torch.no_grad():
+        m3, _ = other.encode(x)
+    assert calls == {"encoder": 3, "disk": 3} and torch.equal(m3, m1)
