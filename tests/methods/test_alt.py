@@ -347,3 +347,15 @@ def test_flops_classes_option_cuts_the_class_names() -> None:
     assert cfg.model.data_preprocessor.blending.num_classes == 3  # Mixup's one-hot follows the head
     with pytest.raises(ConfigError, match="--classes 0"):
         limit_classes(cfg.model, 0)
+
+
+def test_real_configs_carry_appendix_b_recipe() -> None:
+    from bench.method import load_config
+    from bench.text.templates import ensemble
+
+    for size in ("b16_8f", "b16_32f", "l14_8f"):
+        cfg = load_config("alt", size)
+        assert cfg.model.data_preprocessor.blending == dict(type="MixupBlending", num_classes=400, alpha=0.8)
+        assert cfg.model.cls_head.label_smooth_eps == 0.1
+        assert list(cfg.model.cls_head.templates) == list(ensemble("actionclip"))  # X-CLIP's (Eq. 10's) templates
+        assert cfg.model.backbone.logit_scale == "clip" and cfg.model.backbone.assignment == "hard"
