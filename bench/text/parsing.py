@@ -133,9 +133,10 @@ def parse_units(answer: str) -> list[tuple[str, str]]:
 def content_words(text: str) -> set[str]:
     """Lower-case words of ``text`` without NLTK's English stop words (the paper's NLTK stop-word removal step).
 
-    Words keep their apostrophes (``don't`` is one word, a stop word), as NLTK's list spells them.
+    Words are runs of letters, so an apostrophe splits (``person's`` -> person, s; ``don't`` -> don, t), as
+    NLTK's list expects: it holds the pieces (``don``, ``t``, ``s``) as well as the whole forms.
     """
-    return {w for w in re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower()) if w not in STOP_WORDS and len(w) > 1}
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if w not in STOP_WORDS and len(w) > 1}
 
 
 def label_units(label: str) -> list[str]:

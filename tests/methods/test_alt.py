@@ -332,3 +332,30 @@ def test_flops_per_view_match_the_paper(size: str, r: int, paper: float) -> None
             # B/16's 124.6 M gives 406.4 M at L/14 width (README: FLOPs and parameters)
             pytest.xfail(f"ALT-L/14 parameters {params:.1f} M vs the paper's 427.1 M ({100 * gap:.1f} % off)")
         assert gap < 0.03, (size, params, paper_params)
+
+
+def test_flops_classes_option_cuts_the_class_names() -> None:
+    from bench.cli.flops import limit_classes
+    from bench.data.labels import resolve_class_names
+    from bench.method import load_config
+
+    cfg = load_config("alt", "b16_8f")  # class_names: kinetics400.csv (400 names x 16 templates to encode)
+    names = resolve_class_names(cfg.model.cls_head.class_names, where="test")
+    assert len(names) == 400
+    assert limit_classes(cfg.model, 3) == 3
+    assert cfg.model.cls_head.class_names == names[:3]
+    assert cfg.model.data_preprocessor.blending.num_classes == 3  # Mixup's one-hot follows the head
+    with pytest.raises(ConfigError, match="--classes 0"):
+        limit_classes(cfg.model, 0)
+
+
+def test_real_configs_carry_appendix_b_recipe() -> None:
+    from bench.method import load_config
+    from bench.text.templates import ensemble
+
+    for size in ("b16_8f", "b16_32f", "l14_8f"):
+        cfg = load_config("alt", size)
+        assert cfg.model.data_preprocessor.blending == dict(type="MixupBlending", num_classes=400, alpha=0.8)
+        assert cfg.model.cls_head.label_smooth_eps == 0.1
+        assert list(cfg.model.cls_head.templates) == list(ensemble("actionclip"))  # X-CLIP's (Eq. 10's) templates
+        assert cfg.model.backbone.logit_scale == "clip" and cfg.model.backbone.assignment == "hard"

@@ -99,7 +99,7 @@ warmup_epochs = 1
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
 optim_wrapper = dict(
     optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.001),
-    # few-shot (appendix B): decoder lr x10 -> set custom_keys.backbone.decoder.lr_mult=10
+    # few-shot (appendix B): decoder lr x10 -> the alt grids' 2-shot rows replace custom_keys whole (README)
     paramwise_cfg=dict(custom_keys={"backbone.encoder.visual": dict(lr_mult=0.1), "backbone.decoder": dict(lr_mult=1.0)}),
     clip_grad=dict(max_norm=1.0),
 )
