@@ -24,6 +24,7 @@ be empty for a trustworthy count.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils._pytree import tree_flatten
 
 from bench.errors import ConfigError
@@ -155,6 +157,61 @@ def n_views(views: str) -> int:
     return crops * clips
 
 
+_aten = torch.ops.aten
+
+
+def _flash_cpu_shapes(q, k, v, *args, **kwargs):
+    return [(tuple(q.shape[:-1]) + (int(v.shape[-1]),), q.dtype), (tuple(q.shape[:-1]), torch.float32)]
+
+
+# Output shapes of the ops that hold nearly all the arithmetic, from their inputs' shapes alone.
+_SHAPES = {
+    _aten.mm.default: lambda a, b: [((int(a.shape[0]), int(b.shape[1])), a.dtype)],
+    _aten.addmm.default: lambda c, a, b, **k: [((int(a.shape[0]), int(b.shape[1])), a.dtype)],
+    _aten.bmm.default: lambda a, b: [((int(a.shape[0]), int(a.shape[1]), int(b.shape[2])), a.dtype)],
+    _aten.baddbmm.default: lambda c, a, b, **k: [((int(a.shape[0]), int(a.shape[1]), int(b.shape[2])), a.dtype)],
+    _aten._scaled_dot_product_flash_attention_for_cpu.default: _flash_cpu_shapes,
+}
+_CONVS = frozenset({torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d,
+                    torch.conv1d, torch.conv2d, torch.conv3d, torch.nn.functional.conv_transpose1d,
+                    torch.nn.functional.conv_transpose2d, torch.nn.functional.conv_transpose3d})
+
+
+class _ShapesOnly(TorchDispatchMode):
+    """Below the tracer: matrix products and CPU attention return zeros of their output shape, uncomputed.
+
+    The jit tracer records each op (name, input and output shapes) above this mode, so fvcore sees the
+    same graph; only the arithmetic is skipped. Everything else (elementwise ops, norms, indexing) runs.
+    """
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        shapes = _SHAPES.get(func)
+        if shapes is None:
+            return func(*args, **(kwargs or {}))
+        device = args[0].device
+        outs = [torch.zeros(shape, dtype=dtype, device=device) for shape, dtype in shapes(*args, **(kwargs or {}))]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+class _ConvTraced(TorchFunctionMode):
+    """Convolutions run outside the dispatch mode: under a Python dispatch mode the tracer drops them."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in _CONVS:
+            with _disable_current_modes():
+                return func(*args, **(kwargs or {}))
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def _arithmetic(fast: bool):
+    if not fast:
+        yield
+        return
+    with _ShapesOnly(), _ConvTraced():
+        yield
+
+
 class _ParamUse(TorchFunctionMode):
     """Records the parameters that any torch function touches (the inference-path parameters)."""
 
@@ -257,6 +314,7 @@ def count_flops(
     text_modules: Sequence[str] = (),
     exclude_modules: Sequence[str] = (),
     max_depth: int = 3,
+    fast: bool = True,
 ) -> FlopsReport:
     """Count one view of ``module(*inputs)`` with fvcore plus the handles above.
 
@@ -267,23 +325,30 @@ def count_flops(
         text_modules: names of submodules that form the text branch (reported separately).
         exclude_modules: submodules left out of the parameter totals (frozen teachers).
         max_depth: depth of the per-module table.
+        fast: skip the arithmetic of matrix products and attention while tracing (``_ShapesOnly``): the
+            graph and its shapes are the same, the trace takes a fraction of the time. fvcore cannot
+            trace on the meta device (torch.jit's tracer and the Python meta kernels do not mix), so
+            this is the shape-only path that works. If the model fails that way (it branches on
+            values), it is traced again with real arithmetic.
     """
-    from fvcore.nn import FlopCountAnalysis, flop_count_table
+    from fvcore.nn import flop_count_table
 
     _check_prefixes(module, text_modules, "text_modules")
     _check_prefixes(module, exclude_modules, "exclude_modules")
     n_views(views)  # validate early
     was_training = module.training
     module.eval()
-    analysis = FlopCountAnalysis(module, inputs).set_op_handle(**EXTRA_HANDLES)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-    tracker = _ParamUse()
     try:
-        with torch.no_grad(), tracker:
-            total = analysis.total()
+        analysis, tracker = _trace(module, inputs, fast)
     except Exception as e:  # tracing errors come from the model, any type
-        raise ConfigError(f"fvcore could not trace {type(module).__name__} on inputs "
-                          f"{[tuple(getattr(x, 'shape', ())) for x in inputs]}: {e}") from e
+        if not fast:
+            module.train(was_training)
+            raise ConfigError(f"fvcore could not trace {type(module).__name__} on inputs "
+                              f"{[tuple(getattr(x, 'shape', ())) for x in inputs]}: {e}") from e
+        logging.getLogger(__name__).info("shape-only trace of %s failed (%s); tracing with real arithmetic",
+                                         type(module).__name__, e)
+        return count_flops(module, inputs, views=views, text_modules=text_modules,
+                           exclude_modules=exclude_modules, max_depth=max_depth, fast=False)
     finally:
         module.train(was_training)
     logging.getLogger("fvcore").setLevel(logging.ERROR)
@@ -298,7 +363,7 @@ def count_flops(
     million = lambda ps: sum(p.numel() for p in ps) / 1e6
     by_module = {k: v / 1e9 for k, v in analysis.by_module().items() if k and k.count(".") < 2 and v}
     return FlopsReport(
-        gflops_per_view=total / 1e9,
+        gflops_per_view=analysis.total() / 1e9,
         views=views,
         params_m=million(p for _, p in params.values()),
         params_trainable_m=million(p for _, p in params.values() if p.requires_grad),
@@ -310,6 +375,18 @@ def count_flops(
         ignored_ops=ignored,
         table=flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False),
     )
+
+
+def _trace(module: nn.Module, inputs: tuple[Any, ...], fast: bool):
+    from fvcore.nn import FlopCountAnalysis
+
+    module.eval()
+    analysis = FlopCountAnalysis(module, inputs).set_op_handle(**EXTRA_HANDLES)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    tracker = _ParamUse()
+    with torch.no_grad(), tracker, _arithmetic(fast):
+        analysis.total()
+    return analysis, tracker
 
 
 class _RecognizerView(nn.Module):
