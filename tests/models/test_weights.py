@@ -427,3 +427,16 @@ def test_ftp_videomae_finetuned_pools_then_applies_fc_norm(tmp_path, monkeypatch
     m, pooled = enc(torch.randn(1, 3, 16, 224, 224))
     want = F.layer_norm(m.mean(dim=(1, 2, 3)), (48,), state["fc_norm.weight"], state["fc_norm.bias"], 1e-6)
     torch.testing.assert_close(pooled, want)
+
+
+def test_bench_weights_lists_every_tag_of_the_paper_prompt_grid(capsys):
+    from pathlib import Path
+
+    from bench.cli import main
+
+    grid = Path(__file__).resolve().parents[2] / "ablations" / "ftp_prompts.yaml"
+    assert main(["weights", str(grid), "--profile", "paper"]) == 1  # nothing configured in the test session
+    out = capsys.readouterr().out
+    assert "uniformerv2-l14-k710  [missing]" in out and "openai-vit-l-14  [missing]" in out
+    assert "16 cells/configs" in out and "k710_uniformerv2_l14_8x224.pyth" in out and "ViT-L-14.pt" in out
+    assert "0 of 2 weights tags ok" in out
