@@ -531,6 +531,7 @@ class Need:
     convert: Callable[[Checkpoint, Layout], dict[str, Any]] | None = None
     model: str = "the model"
     arch: str | None = None  # CLIP arch (the activation check)
+    node: str = ""  # the config node, canonical (cells sharing a part are checked once per file version)
 
 
 def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
@@ -650,6 +651,9 @@ def needs(model_cfg: Any, where: str = "model") -> list[Need]:
             elif kind == "FTPTimmFrames" and isinstance(node.get("weights"), str):
                 out.append(Need(f"{path}.weights", node["weights"], "timm", _timm_shapes(node), ignore,
                                 model=f"timm {node.get('model_name')}"))
+            for need in out:
+                if not need.node and need.where.rsplit(".", 1)[0] == path:
+                    need.node = json.dumps(node, sort_keys=True, default=str)
             for k, v in node.items():
                 walk(v, f"{path}.{k}")
         elif isinstance(node, list | tuple):
@@ -660,8 +664,38 @@ def needs(model_cfg: Any, where: str = "model") -> list[Need]:
     return out
 
 
+_CHECKED: dict[tuple, dict[str, Any]] = {}
+
+
+def _check_key(need: Need) -> tuple | None:
+    from bench import settings
+
+    configured = settings.weights_entry(need.tag) if not need.tag.startswith("synthetic:") else None
+    path = Path(configured or need.tag).expanduser()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (need.tag, str(path.resolve()), st.st_mtime_ns, st.st_size, need.family, need.model, need.ignore,
+            need.arch, need.node)
+
+
 def check_need(need: Need) -> dict[str, Any]:
-    """Status of one need: ok / missing / unreadable / unrecognised layout / mismatch, with the message."""
+    """Status of one need: ok / missing / unreadable / unrecognised layout / mismatch, with the message.
+
+    A result is reused while the file (path, size, mtime) and the model part are the same: the cells of a
+    grid that share an encoder cost one check.
+    """
+    key = _check_key(need) if need.node else None
+    if key is not None and key in _CHECKED:
+        return dict(_CHECKED[key], where=need.where)
+    row = _check_need(need)
+    if key is not None:
+        _CHECKED[key] = dict(row)
+    return row
+
+
+def _check_need(need: Need) -> dict[str, Any]:
     from bench import settings
 
     row: dict[str, Any] = {"where": need.where, "tag": need.tag, "family": need.family,

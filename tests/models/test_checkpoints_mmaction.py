@@ -78,3 +78,25 @@ def test_bench_run_checkpoint_loads_in_init_recognizer_and_tools_test(fresh_dirs
                          capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Load checkpoint from" in res.stdout + res.stderr and "top1" in res.stdout + res.stderr
+
+    # the harness resumes from the same file (weights_only=True, no trusted unpickling): the message hub is back
+    from mmengine.config import Config
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner import Runner
+
+    from bench.checkpoint import weights_only_hook
+
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(fresh_dirs / "resumed")
+    cfg.train_cfg.max_epochs = 2
+    cfg.resume, cfg.load_from = True, str(ckpt)
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(weights_only_hook())
+    runner.train()
+    assert runner.epoch == 2
+    scalars = runner.message_hub.log_scalars
+    assert scalars and all(isinstance(v, HistoryBuffer) for v in scalars.values())
+    first = from_weights_only(raw["message_hub"])["log_scalars"]["train/loss"]
+    assert isinstance(first, HistoryBuffer) and len(first.data[0]) == len(runner.train_dataloader)
+    # the first epoch's history came back from the file and the second epoch's followed it
+    assert len(scalars["train/loss"].data[0]) == 2 * len(first.data[0])

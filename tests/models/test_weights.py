@@ -427,3 +427,35 @@ def test_ftp_videomae_finetuned_pools_then_applies_fc_norm(tmp_path, monkeypatch
     m, pooled = enc(torch.randn(1, 3, 16, 224, 224))
     want = F.layer_norm(m.mean(dim=(1, 2, 3)), (48,), state["fc_norm.weight"], state["fc_norm.bias"], 1e-6)
     torch.testing.assert_close(pooled, want)
+
+
+def test_bench_weights_lists_every_tag_of_the_paper_prompt_grid(capsys):
+    from pathlib import Path
+
+    from bench.cli import main
+
+    grid = Path(__file__).resolve().parents[2] / "ablations" / "ftp_prompts.yaml"
+    assert main(["weights", str(grid), "--profile", "paper"]) == 1  # nothing configured in the test session
+    out = capsys.readouterr().out
+    assert "uniformerv2-l14-k710  [missing]" in out and "openai-vit-l-14  [missing]" in out
+    assert "16 cells/configs" in out and "k710_uniformerv2_l14_8x224.pyth" in out and "ViT-L-14.pt" in out
+    assert "0 of 2 weights tags ok" in out
+
+
+def test_mmaction2_model_zoo_videomae_recognizer_file_loads_its_backbone(tmp_path, monkeypatch):
+    """MMAction2's VideoMAE zoo files are whole Recognizer3D checkpoints: ``backbone.*`` + ``cls_head.fc_cls``."""
+    from mmaction.models.backbones.vit_mae import VisionTransformer
+
+    from methods.ftp.encoders import FTPVideoMAE
+
+    kw = dict(img_size=224, patch_size=16, embed_dims=48, depth=2, num_heads=12, num_frames=16)
+    torch.manual_seed(0)
+    src = VisionTransformer(**kw).state_dict()  # MMAction2's own naming, use_mean_pooling=True (fc_norm)
+    state = {"backbone." + k: v for k, v in src.items()}
+    state.update({"cls_head.fc_cls.weight": torch.randn(400, 48), "cls_head.fc_cls.bias": torch.randn(400)})
+    torch.save({"meta": {"epoch": 1}, "state_dict": state}, tmp_path / "zoo.pth")
+    enc = FTPVideoMAE(weights=_tag(monkeypatch, "videomae-zoo", tmp_path / "zoo.pth"),
+                      weights_ignore=("cls_head.*",), **kw)
+    assert enc.weights_report["layout"] == "mmaction2-vit" and enc.pooling == "fc_norm"
+    own = enc.net.state_dict()
+    assert set(own) == set(src) and all(torch.equal(own[k], src[k]) for k in src)
