@@ -100,6 +100,8 @@ def test_hmdb51_split_tags_and_class_names(official_tree, user_config, capsys, t
     kick_ball = HMDB.index("kick ball")
     assert all(line.endswith(f" {kick_ball}") for line in train if line.startswith("kick_ball/"))
     assert {int(line.split()[1]) for line in test} == set(range(51))
+    # a file name starting with '#' is a video, not a comment
+    assert f"pick/#122_Pick_clip_pick_f_cm_np1_fr_med_2.avi {HMDB.index('pick')}" in test
     # the tree tags clip (N + 1) % 3 of each class 2 (test) in split N
     assert all(line.split()[0].endswith("_2.avi") for line in test)
     assert all(line.split()[0].endswith("_0.avi") for line in body(out / "hmdb51_val_split2.txt"))

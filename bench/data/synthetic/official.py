@@ -79,7 +79,9 @@ def hmdb51(dest: Path) -> dict:
     n = 0
     for c, name in enumerate(classes):
         folder = name.replace(" ", "_")
-        clips = [f"{folder.title().replace('_', '')}_clip_{folder}_f_cm_np1_fr_med_{k}.avi" for k in range(3)]
+        # some real HMDB-51 names start with '#' ("#122_Cleaning_Up_The_Beach_In_Chiba__Japan_pick_...")
+        prefix = "#122_" if folder == "pick" else ""
+        clips = [f"{prefix}{folder.title().replace('_', '')}_clip_{folder}_f_cm_np1_fr_med_{k}.avi" for k in range(3)]
         for clip in clips:
             _video(dest / "hmdb51_org" / folder / clip, c)
             n += 1
