@@ -177,10 +177,11 @@ def activitynet(dest: Path) -> dict:
         for subset, k in (("training", 2), ("validation", 1)):
             for i in range(k):
                 vid = hashlib.sha256(f"anet{c}{subset}{i}".encode()).hexdigest()[:11]
-                database[vid] = {"subset": subset, "duration": 20.5, "resolution": "32x32",
+                # the videos last FRAMES / FPS = 1 s: two segments of half a second
+                database[vid] = {"subset": subset, "duration": 1.0, "resolution": "32x32",
                                  "url": f"https://www.youtube.com/watch?v={vid}",
-                                 "annotations": [{"segment": [1.0, 9.5], "label": classes[c]},
-                                                 {"segment": [11.0, 19.0], "label": classes[c]}]}
+                                 "annotations": [{"segment": [0.0, 0.5], "label": classes[c]},
+                                                 {"segment": [0.5, 1.0], "label": classes[c]}]}
                 _video(dest / "videos" / f"v_{vid}.mp4", c)
     database["testvideo01"] = {"subset": "testing", "duration": 10.0, "resolution": "32x32",
                                "url": "https://www.youtube.com/watch?v=testvideo01", "annotations": []}
