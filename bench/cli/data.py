@@ -32,8 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--root", default=None, help="the folder the videos are under (any depth); k710: the folder "
                      "its list paths are relative to (default: the deepest folder above the k400/k600/k700 roots)")
     imp.add_argument("--annotations", default=None, help="folder of the official annotation files (default: --root)")
-    imp.add_argument("--layout", default=None, help="activitynet: untrimmed (default, whole videos) or clips "
-                     "(one file <id>_<k> per segment); other datasets find their layout from the files")
+    imp.add_argument("--layout", default=None, help="activitynet: untrimmed (default, whole videos), segments "
+                     "(cut each training segment into <out>/clips) or clips (already cut, <id>_<k>); other "
+                     "datasets find their layout from the files")
     imp.add_argument("--out", default=None, help="where to write the lists (default: lists/<dataset> next to the "
                      "user config)")
     imp.add_argument("--skip-missing", action="store_true", help="drop videos listed but missing (counted in "

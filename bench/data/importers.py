@@ -13,6 +13,7 @@ and each record is resolved to a file:
   per-class folders, flat folders and train/val/test roots all work. Where the file sits in a
   class folder, the folder must name the record's class.
 
+ActivityNet's ``--layout segments`` cuts each training segment into a clip file (``cut_segments``).
 Videos listed but missing and videos present but unlisted are counted and written to
 ``missing.txt`` / ``unlisted.txt``. Missing videos stop the import unless ``--skip-missing``,
 which drops them and says so in the list header (``# dropped_missing: N``). Output is sorted and
@@ -43,7 +44,7 @@ LABEL_FILES = {
 }
 KINETICS = ("k400", "k600", "k700")
 DATASETS = ("ucf101", "hmdb51", "k400", "k600", "k700", "k710", "ssv2", "ava", "activitynet", "charades")
-LAYOUTS = {"activitynet": ("untrimmed", "clips")}
+LAYOUTS = {"activitynet": ("untrimmed", "segments", "clips")}
 
 
 def norm_name(name: str) -> str:
@@ -71,6 +72,8 @@ class Record:
     where: str  # "<file>:<line>" for messages
     kind: str = "path"
     alt_keys: tuple[str, ...] = ()
+    segment: tuple[float, float] | None = None  # seconds of the source video to cut into ``clip`` (ActivityNet)
+    clip: str = ""
 
 
 @dataclasses.dataclass
@@ -286,7 +289,11 @@ ANET_SUBSETS = {"training": "train", "validation": "val"}
 
 
 def read_activitynet(ann: Path, cmap: ClassMap, layout: str = "untrimmed") -> list[Record]:
-    """``activity_net.v1-3.min.json``: whole videos (label set of their segments) or one clip per segment."""
+    """``activity_net.v1-3.min.json``: whole videos, or (``clips``, ``segments``) one training clip per segment.
+
+    Whole videos take the label of their first segment. Validation and ``full`` (training +
+    validation, BIKE's zero-shot list) are whole videos in every layout, as BIKE tests on them.
+    """
     src = _find(ann, ("activity_net.v1-3.min.json", "activity_net.v1-3.json"), "activitynet")
     data = json.loads(Path(src).read_text())
     if "database" not in data:
@@ -305,14 +312,61 @@ def read_activitynet(ann: Path, cmap: ClassMap, layout: str = "untrimmed") -> li
         labs = [cmap(a["label"], where) for a in anns]
         if not labs:
             continue
-        if layout == "clips":
+        # one label per whole video: its first segment's (MMAction2's generate_rawframes_filelist.py does the same)
+        whole = Record(split, vid, (labs[0],), where, kind="stem", alt_keys=(f"v_{vid}",))
+        records.append(dataclasses.replace(whole, split="full"))
+        if split == "train" and layout == "clips":
             for k, lab in enumerate(labs):
                 records.append(Record(split, f"{vid}_{k}", (lab,), f"{where}.annotations[{k}]", kind="stem",
                                       alt_keys=(f"v_{vid}_{k}",)))
+        elif split == "train" and layout == "segments":
+            for k, (a, lab) in enumerate(zip(anns, labs)):
+                start, end = (float(x) for x in a["segment"])
+                if not end > start:
+                    raise DataError(f"{where}.annotations[{k}]: segment {a['segment']} is empty")
+                records.append(dataclasses.replace(whole, labels=(lab,), where=f"{where}.annotations[{k}]",
+                                                   segment=(start, end), clip=f"{vid}_{k}.mp4"))
         else:
-            # one label per video: its first segment's (MMAction2's generate_rawframes_filelist.py does the same)
-            records.append(Record(split, vid, (labs[0],), where, kind="stem", alt_keys=(f"v_{vid}",)))
+            records.append(whole)
     return records
+
+
+def cut_segments(resolved: list[tuple[Record, str | None]], root: Path, clips_dir: Path
+                 ) -> list[tuple[Record, str | None]]:
+    """Cut each segment record's source video into ``clips_dir/<id>_<k>.mp4`` (frames whose time is in
+    ``[start, end)``, H.264 at the source frame rate); an existing clip is kept. Returns the records with
+    the clip's path relative to ``root`` (None where the source is missing or the segment holds no frame)."""
+    import av
+    import numpy as np
+
+    from bench.data.synthetic.video_io import write_mp4
+
+    by_source: dict[str, list[int]] = {}
+    out = list(resolved)
+    for i, (rec, path) in enumerate(resolved):
+        if rec.segment is not None and path is not None:
+            by_source.setdefault(path, []).append(i)
+    for path, idx in sorted(by_source.items()):
+        todo = [i for i in idx if not (clips_dir / resolved[i][0].clip).exists()]
+        if todo:
+            with av.open(str(root / path)) as f:
+                stream = f.streams.video[0]
+                fps = round(float(stream.average_rate or 30))
+                frames = [(float(fr.time or 0.0), fr.to_ndarray(format="rgb24")) for fr in f.decode(video=0)]
+            for i in todo:
+                rec = resolved[i][0]
+                keep = [img for t, img in frames if rec.segment[0] <= t < rec.segment[1]]
+                if keep:
+                    write_mp4(clips_dir / rec.clip, np.stack(keep), fps=max(fps, 1))
+        for i in idx:
+            rec = resolved[i][0]
+            clip = clips_dir / rec.clip
+            if clip.exists():
+                out[i] = (rec, Path(os.path.relpath(clip, root)).as_posix())
+            else:  # reported with the missing videos, saying why
+                out[i] = (dataclasses.replace(rec, key=f"{rec.clip} (no frame of {path} in "
+                                                       f"[{rec.segment[0]}, {rec.segment[1]}) s)"), None)
+    return out
 
 
 CHARADES_ACTION = re.compile(r"^c(\d{3}) [\d.]+ [\d.]+$")
@@ -525,6 +579,8 @@ def run_import(dataset: str, root: Path | None, annotations: Path | None = None,
     index = VideoIndex(root, skip=out_dir)
     check_folder = dataset not in ("ucf101", "hmdb51")
     resolved = [(rec, resolve(rec, index, cmap.classes, check_folder=check_folder)) for rec in records]
+    if any(rec.segment is not None for rec in records):
+        resolved = cut_segments(resolved, root, out_dir / "clips")
     extra = {"annotations": str(ann), **({"layout": layout} if layout else {})}
     return write_lists(dataset, root, out_dir, resolved, index.files, skip_missing=skip_missing,
                        sources=_sources(dataset, ann), entry_extra=extra)
@@ -608,16 +664,10 @@ def write_lists(dataset: str, root: Path, out_dir: Path, resolved: list[tuple[Re
     lists: dict[str, Path] = {}
     counts: dict[str, int] = {}
     dropped: dict[str, int] = {}
-    if dataset == "activitynet" and (entry_extra or {}).get("layout", "untrimmed") != "clips":
-        # BIKE's zero-shot list (anet_full_for_zeroshot.txt): every training and validation video
-        by_split["full"] = by_split.get("train", []) + by_split.get("val", [])
-        if missing.get("train") or missing.get("val"):
-            missing["full"] = missing.get("train", []) + missing.get("val", [])
     label_files = [p for p in sources if p.name in LABEL_SOURCES]
     split_files: dict[str, set[Path]] = {}
     for rec in records:
         split_files.setdefault(rec.split, set()).add(_where_file(rec.where))
-    split_files["full"] = split_files.get("train", set()) | split_files.get("val", set())
     texts: dict[Path, str] = {}
     for split in sorted(set(by_split) | set(missing)):
         items = sorted(set(by_split.get(split, [])))

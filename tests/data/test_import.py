@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pytest
 import yaml
@@ -100,6 +101,8 @@ def test_hmdb51_split_tags_and_class_names(official_tree, user_config, capsys, t
     kick_ball = HMDB.index("kick ball")
     assert all(line.endswith(f" {kick_ball}") for line in train if line.startswith("kick_ball/"))
     assert {int(line.split()[1]) for line in test} == set(range(51))
+    # a file name starting with '#' is a video, not a comment
+    assert f"pick/#122_Pick_clip_pick_f_cm_np1_fr_med_2.avi {HMDB.index('pick')}" in test
     # the tree tags clip (N + 1) % 3 of each class 2 (test) in split N
     assert all(line.split()[0].endswith("_2.avi") for line in test)
     assert all(line.split()[0].endswith("_0.avi") for line in body(out / "hmdb51_val_split2.txt"))
@@ -230,8 +233,34 @@ def test_activitynet_clips_layout_reads_one_file_per_segment(official_tree, tmp_
     names = [r["name"] for r in csv.DictReader(open(LABELS_DIR / "activitynet.csv"))]
     label = names.index(db[vid]["annotations"][0]["label"])
     assert body(res.lists["train"]) == [f"{vid}_0.mp4 {label}", f"{vid}_1.mp4 {label}"]
-    assert res.dropped["train"] == 2 * 20 - 2 and "full" not in res.lists
+    assert res.dropped["train"] == 2 * 20 - 2
+    # validation and full are whole videos (BIKE tests on them), absent from this clips-only root
+    assert res.counts["full"] == 0 and res.dropped["full"] == 30 and res.dropped["val"] == 10
     assert res.entry["layout"] == "clips"
+
+
+def test_activitynet_segments_are_cut_into_training_clips(official_tree, tmp_path):
+    import decord
+
+    from bench.data import importers
+
+    t = official_tree("activitynet")
+    out = tmp_path / "out"
+    res = importers.run_import("activitynet", t["root"], t["annotations"], out, layout="segments")
+    db = json.loads((t["annotations"] / "activity_net.v1-3.min.json").read_text())["database"]
+    names = [r["name"] for r in csv.DictReader(open(LABELS_DIR / "activitynet.csv"))]
+    train = body(res.lists["train"])
+    assert len(train) == 20 * 2  # two segments per training video
+    vid = next(k for k, v in db.items() if v["subset"] == "training")
+    label = names.index(db[vid]["annotations"][1]["label"])
+    rel = os.path.relpath(out / "clips" / f"{vid}_1.mp4", t["root"])  # relative to the root the lists name
+    assert f"{rel} {label}" in train
+    # [0.5, 1.0) s of an 8-frame, 8 fps video: frames 4..7
+    assert len(decord.VideoReader(str(t["root"] / rel))) == 4
+    assert len(body(res.lists["val"])) == 10 and len(body(res.lists["full"])) == 30
+    first = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    importers.run_import("activitynet", t["root"], t["annotations"], out, layout="segments")
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == first
 
 
 def test_ava_entry_names_the_official_files(tmp_path):

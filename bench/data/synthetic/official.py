@@ -79,7 +79,9 @@ def hmdb51(dest: Path) -> dict:
     n = 0
     for c, name in enumerate(classes):
         folder = name.replace(" ", "_")
-        clips = [f"{folder.title().replace('_', '')}_clip_{folder}_f_cm_np1_fr_med_{k}.avi" for k in range(3)]
+        # some real HMDB-51 names start with '#' ("#122_Cleaning_Up_The_Beach_In_Chiba__Japan_pick_...")
+        prefix = "#122_" if folder == "pick" else ""
+        clips = [f"{prefix}{folder.title().replace('_', '')}_clip_{folder}_f_cm_np1_fr_med_{k}.avi" for k in range(3)]
         for clip in clips:
             _video(dest / "hmdb51_org" / folder / clip, c)
             n += 1
@@ -175,10 +177,11 @@ def activitynet(dest: Path) -> dict:
         for subset, k in (("training", 2), ("validation", 1)):
             for i in range(k):
                 vid = hashlib.sha256(f"anet{c}{subset}{i}".encode()).hexdigest()[:11]
-                database[vid] = {"subset": subset, "duration": 20.5, "resolution": "32x32",
+                # the videos last FRAMES / FPS = 1 s: two segments of half a second
+                database[vid] = {"subset": subset, "duration": 1.0, "resolution": "32x32",
                                  "url": f"https://www.youtube.com/watch?v={vid}",
-                                 "annotations": [{"segment": [1.0, 9.5], "label": classes[c]},
-                                                 {"segment": [11.0, 19.0], "label": classes[c]}]}
+                                 "annotations": [{"segment": [0.0, 0.5], "label": classes[c]},
+                                                 {"segment": [0.5, 1.0], "label": classes[c]}]}
                 _video(dest / "videos" / f"v_{vid}.mp4", c)
     database["testvideo01"] = {"subset": "testing", "duration": 10.0, "resolution": "32x32",
                                "url": "https://www.youtube.com/watch?v=testvideo01", "annotations": []}
