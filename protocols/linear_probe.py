@@ -144,10 +144,13 @@ def adamw_schedule(cfg, lr: float, batch_size: int) -> dict[str, Any]:
 
 
 def fit_adamw(x: np.ndarray, y: np.ndarray, num_classes: int, sched: dict[str, Any], seed: int) -> torch.nn.Linear:
-    """A linear layer trained with AdamW, linear warm-up then cosine decay per iteration, shuffled mini-batches."""
+    """A linear layer (zero-initialised, so the fit depends on the seed only through the shuffling) trained with
+    AdamW, linear warm-up then cosine decay per iteration, shuffled mini-batches (``torch.randperm`` from ``seed``)."""
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
     clf = torch.nn.Linear(x.shape[1], num_classes)
+    torch.nn.init.zeros_(clf.weight)
+    torch.nn.init.zeros_(clf.bias)
     opt = torch.optim.AdamW(clf.parameters(), lr=sched["lr"], betas=sched["betas"],
                             weight_decay=sched["weight_decay"])
     per_epoch = max(1, -(-len(y) // sched["batch_size"]))

@@ -255,6 +255,28 @@ def test_clip_sweep_holds_out_part_of_each_class_and_searches_like_clip():
         build_protocol("linear_probe", {"recipe": "sgd"})
 
 
+def test_alt_recipe_is_adamw_with_warmup_then_cosine():
+    from protocols.linear_probe import fit_adamw
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    y = np.array([0, 0, 0, 1, 2])  # no class holds a third of the batch: no gradient entry is zero
+    lr, wd = 4e-4, 0.001
+    sched = {"lr": lr, "betas": (0.9, 0.98), "weight_decay": wd, "epochs": 1, "warmup_epochs": 0, "batch_size": 5}
+    clf = fit_adamw(x, y, 3, sched, seed=0)
+    # one full-batch step from zero weights at the cosine's start (factor 1): AdamW's first step moves every
+    # parameter by lr * g / (|g| + eps) (bias-corrected moments), decay acts on zero weights
+    p = np.full((5, 3), 1 / 3)
+    onehot = np.eye(3)[y]
+    g_w, g_b = ((p - onehot).T @ x) / 5, (p - onehot).mean(0)
+    np.testing.assert_allclose(clf.weight.detach().numpy(), -lr * g_w / (np.abs(g_w) + 1e-8), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(clf.bias.detach().numpy(), -lr * g_b / (np.abs(g_b) + 1e-8), rtol=1e-4, atol=1e-9)
+    # one step that is the first of four warm-up steps runs at a quarter of the rate
+    warm = fit_adamw(x, y, 3, {**sched, "epochs": 1, "warmup_epochs": 4}, seed=0)
+    np.testing.assert_allclose(warm.weight.detach().numpy(), -lr / 4 * g_w / (np.abs(g_w) + 1e-8), rtol=1e-4,
+                               atol=1e-9)
+
+
 # ----------------------------------------------------------------------------- end to end (tiny)
 
 @pytest.mark.slow
