@@ -395,3 +395,19 @@ def test_a_job_whose_inputs_changed_since_submission_fails_instead_of_recording(
                                           f"{spec.run_id}"):
         job.run(spec, expected_run_id="0123456789ab")
     assert not Store().has(spec.run_id) and not Store().has("0123456789ab")
+
+
+@pytest.mark.parametrize("protocol, dataset, args", [
+    ("zeroshot", "syn_ucf", {"mode": "half", "repeats": 2}),  # derives a class-subset list per repeat
+    ("fewshot", "syn_ucf", {"shots": 2, "list": "draw"}),  # draws a K-shot list
+])
+def test_validation_and_run_ids_write_nothing_into_work_dirs(fresh_dirs, protocol, dataset, args):
+    spec = RunSpec("clip_meanpool", protocol, dataset, protocol_args=args)
+    assert job.validate(spec) == []
+    data = spec.identity()["resolved"]["data"]
+    assert len(data) == (2 if protocol == "zeroshot" else 1)
+    assert all(ep["test"]["sha256"] for ep in data)
+    assert not (fresh_dirs / "work").exists()
+    other = RunSpec("clip_meanpool", protocol, dataset, protocol_args=args, seed=1)
+    if protocol == "fewshot":  # the drawn list depends on the seed: its content hash differs
+        assert other.identity()["resolved"]["data"][0]["train"]["sha256"] != data[0]["train"]["sha256"]
