@@ -411,3 +411,17 @@ def test_validation_and_run_ids_write_nothing_into_work_dirs(fresh_dirs, protoco
     other = RunSpec("clip_meanpool", protocol, dataset, protocol_args=args, seed=1)
     if protocol == "fewshot":  # the drawn list depends on the seed: its content hash differs
         assert other.identity()["resolved"]["data"][0]["train"]["sha256"] != data[0]["train"]["sha256"]
+
+
+def test_file_hash_cache_sees_a_same_size_rewrite_with_the_old_mtime(tmp_path):
+    import os
+
+    from bench.identity import file_sha256
+
+    path = tmp_path / "list.txt"
+    path.write_text("a/x.mp4 0\n")
+    assert file_sha256(path) == sha(path)
+    st = path.stat()
+    path.write_text("a/y.mp4 0\n")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime, as a coarse clock would leave it
+    assert file_sha256(path) == hashlib.sha256(b"a/y.mp4 0\n").hexdigest()
