@@ -425,3 +425,17 @@ def test_file_hash_cache_sees_a_same_size_rewrite_with_the_old_mtime(tmp_path):
     path.write_text("a/y.mp4 0\n")  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime, as a coarse clock would leave it
     assert file_sha256(path) == hashlib.sha256(b"a/y.mp4 0\n").hexdigest()
+
+
+def test_status_explains_a_record_whose_inputs_changed(tmp_path, syn_k400, fresh_dirs, capsys):
+    import copy
+
+    results = fresh_dirs / "results"
+    g = write(tmp_path, BASE + "cases: {a: {}}\n")
+    [spec] = grid.load(g).specs
+    old = copy.deepcopy(spec.identity())
+    old["resolved"]["data"][0]["train"]["sha256"] = "0" * 64  # the training list it ran on was another
+    Store(results).write(_record("ba5eba11f00d", spec=spec.to_dict(), identity=old))
+    assert bench_main(["status", str(g), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "stale" in out and "ba5eba11f00d" in out and "resolved.data.0.train.sha256" in out
