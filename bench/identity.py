@@ -2,7 +2,7 @@
 
 ``file_sha256(path)`` is the content identity of one file (weights, annotation lists, class
 lists). It is cached in this process and on disk (``<cache>/file_sha256.jsonl``) by resolved
-path, size and modification time, so that a 1 GB weights file is hashed once, not once per
+path, size and modification time (and inode and change time), so that a 1 GB weights file is hashed once, not once per
 cell or per command; a file rewritten in place gets a new mtime and is hashed again.
 
 ``resolve(spec)`` computes the parts of a run's identity that the spec's names stand for:
@@ -33,7 +33,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
-_MEMO: dict[tuple[str, int, int], str] = {}
+_MEMO: dict[tuple[str, int, int, int, int], str] = {}
 _DISK_LOADED: set[str] = set()
 _CHUNK = 1 << 20
 
@@ -58,7 +58,7 @@ def _load_disk_cache(path: Path) -> None:
     for line in lines:
         try:
             e = json.loads(line)
-            _MEMO[(e["path"], int(e["size"]), int(e["mtime_ns"]))] = str(e["sha256"])
+            _MEMO[(e["path"], int(e["size"]), int(e["mtime_ns"]), int(e["ino"]), int(e["ctime_ns"]))] = str(e["sha256"])
         except (ValueError, KeyError, TypeError):
             continue  # a torn line of a killed writer: ignored
 
@@ -67,7 +67,7 @@ def file_sha256(path: str | Path) -> str:
     """The sha256 of a file's content, hashed once per (resolved path, size, mtime)."""
     p = Path(path).expanduser().resolve()
     st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
+    key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)  # any rewrite changes one of them
     cache = _cache_file()
     with _LOCK:
         if cache is not None:
@@ -85,7 +85,8 @@ def file_sha256(path: str | Path) -> str:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 with open(cache, "a") as f:
-                    f.write(json.dumps({"path": key[0], "size": key[1], "mtime_ns": key[2], "sha256": digest}) + "\n")
+                    f.write(json.dumps({"path": key[0], "size": key[1], "mtime_ns": key[2], "ino": key[3],
+                                        "ctime_ns": key[4], "sha256": digest}) + "\n")
             except OSError as e:
                 log.debug("cannot append to the sha256 cache %s: %s", cache, e)
     return digest

@@ -395,3 +395,47 @@ def test_a_job_whose_inputs_changed_since_submission_fails_instead_of_recording(
                                           f"{spec.run_id}"):
         job.run(spec, expected_run_id="0123456789ab")
     assert not Store().has(spec.run_id) and not Store().has("0123456789ab")
+
+
+@pytest.mark.parametrize("protocol, dataset, args", [
+    ("zeroshot", "syn_ucf", {"mode": "half", "repeats": 2}),  # derives a class-subset list per repeat
+    ("fewshot", "syn_ucf", {"shots": 2, "list": "draw"}),  # draws a K-shot list
+])
+def test_validation_and_run_ids_write_nothing_into_work_dirs(fresh_dirs, protocol, dataset, args):
+    spec = RunSpec("clip_meanpool", protocol, dataset, protocol_args=args)
+    assert job.validate(spec) == []
+    data = spec.identity()["resolved"]["data"]
+    assert len(data) == (2 if protocol == "zeroshot" else 1)
+    assert all(ep["test"]["sha256"] for ep in data)
+    assert not (fresh_dirs / "work").exists()
+    other = RunSpec("clip_meanpool", protocol, dataset, protocol_args=args, seed=1)
+    if protocol == "fewshot":  # the drawn list depends on the seed: its content hash differs
+        assert other.identity()["resolved"]["data"][0]["train"]["sha256"] != data[0]["train"]["sha256"]
+
+
+def test_file_hash_cache_sees_a_same_size_rewrite_with_the_old_mtime(tmp_path):
+    import os
+
+    from bench.identity import file_sha256
+
+    path = tmp_path / "list.txt"
+    path.write_text("a/x.mp4 0\n")
+    assert file_sha256(path) == sha(path)
+    st = path.stat()
+    path.write_text("a/y.mp4 0\n")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime, as a coarse clock would leave it
+    assert file_sha256(path) == hashlib.sha256(b"a/y.mp4 0\n").hexdigest()
+
+
+def test_status_explains_a_record_whose_inputs_changed(tmp_path, syn_k400, fresh_dirs, capsys):
+    import copy
+
+    results = fresh_dirs / "results"
+    g = write(tmp_path, BASE + "cases: {a: {}}\n")
+    [spec] = grid.load(g).specs
+    old = copy.deepcopy(spec.identity())
+    old["resolved"]["data"][0]["train"]["sha256"] = "0" * 64  # the training list it ran on was another
+    Store(results).write(_record("ba5eba11f00d", spec=spec.to_dict(), identity=old))
+    assert bench_main(["status", str(g), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "stale" in out and "ba5eba11f00d" in out and "resolved.data.0.train.sha256" in out
