@@ -355,8 +355,9 @@ def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs, monkeypatch
     the tiny world the prompts change the scores (asserted: the two groups' predictions differ) but not the top-1
     of any seed, and so asserted. With stage 1 per cell the same test had measured gaps 0, 0, +4.17. The
     scene-only sibling classes are at 100 % without prompts on every seed, so "D helps on them" cannot show
-    (ceiling); asserted here so that a change of the world that makes them hard is noticed. Also checks that a cold and a warm cache give the same run, stage-1
-    producers included (features and text embeddings computed one item at a time, RNG untouched by cache misses).
+    (ceiling); asserted here so that a change of the world that makes them hard is noticed. Also checks that a
+    cold and a warm cache give the same run, stage-1 producers included (features and text embeddings computed
+    one item at a time, RNG untouched by cache misses).
     """
     monkeypatch.setenv("BENCH_CACHE", str(fresh_dirs / "cache"))  # cold caches for the first cell
     monkeypatch.setenv("BENCH_ARTEFACTS", str(fresh_dirs / "artefacts"))
