@@ -171,9 +171,21 @@ class FTPRecognizer(Recognizer3D):
         t, h, w = (int(v) for v in feature_grid)
         self.grid = (t, h, w)
         d = self.backbone.dim
-        self.processors = nn.ModuleDict({p: FeatureProcessor(d, pool) for p in self.prompts})
-        self.integration = nn.ModuleDict({p: Integration(d, t, h * w) for p in self.prompts})
-        self.aligners = nn.ModuleDict({p: Aligner(d, text_dim, temperature) for p in self.prompts})
+        # One draw from the global RNG whatever the prompt subset, then each letter's modules from their own
+        # seed: a letter's modules start the same in every subset, and the RNG after the model is built (stage
+        # 2's shuffles and mixup) does not depend on how many letters a cell has, so Table 7's groups differ
+        # only by their prompts.
+        base = int(torch.randint(0, 2**31 - 1, (1,)).item())
+
+        def per_letter(part: int, p: str, build: Any) -> nn.Module:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(base + 8 * PROMPT_LETTERS.index(p) + part)
+                return build()
+
+        self.processors = nn.ModuleDict({p: per_letter(0, p, lambda: FeatureProcessor(d, pool)) for p in self.prompts})
+        self.integration = nn.ModuleDict({p: per_letter(1, p, lambda: Integration(d, t, h * w)) for p in self.prompts})
+        self.aligners = nn.ModuleDict({p: per_letter(2, p, lambda: Aligner(d, text_dim, temperature))
+                                       for p in self.prompts})
         self.blending = MODELS.build(blending) if blending else None
         self.feature_cache = feature_cache
         self._cache = None

@@ -153,3 +153,31 @@ def test_encoder_outputs_stay_in_memory_across_epochs(tmp_path, monkeypatch):
     with torch.no_grad():
         m3, _ = other.encode(x)
     assert calls == {"encoder": 3, "disk": 3} and torch.equal(m3, m1)
+
+
+def test_a_letters_modules_and_the_rng_after_init_do_not_depend_on_the_subset():
+    """g02_A and g06_AB start letter A alike, and stage 2 then draws the same random numbers (shuffles, mixup)."""
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+
+    import methods  # noqa: F401
+    from bench.method import load_config
+
+    register_all_modules()
+    built, after = {}, {}
+    for prompts in (["A"], ["A", "B"], ["B", "C", "D"], []):
+        cfg = load_config("ftp", "tiny")
+        cfg.model.backbone.weights = None
+        cfg.model.prompts = prompts
+        torch.manual_seed(0)
+        built[tuple(prompts)] = MODELS.build(cfg.model.to_dict())
+        after[tuple(prompts)] = torch.rand(4)
+    for part in ("processors", "integration", "aligners"):
+        one, two = getattr(built[("A",)], part)["A"], getattr(built[("A", "B")], part)["A"]
+        for (name, x), (_, y) in zip(one.state_dict().items(), two.state_dict().items()):
+            assert torch.equal(x, y), (part, name)
+    ab, bcd = built[("A", "B")].processors, built[("B", "C", "D")].processors
+    assert not torch.equal(ab["A"].proj.weight, ab["B"].proj.weight)
+    assert torch.equal(ab["B"].proj.weight, bcd["B"].proj.weight)
+    for v in after.values():
+        assert torch.equal(v, after[()])
