@@ -178,7 +178,7 @@ _CONVS = frozenset({torch.nn.functional.conv1d, torch.nn.functional.conv2d, torc
 
 
 class _ShapesOnly(TorchDispatchMode):
-    """Below the tracer: matrix products and CPU attention return zeros of their output shape, uncomputed.
+    """Below the tracer: matrix products and CPU attention return uninitialised outputs of their shape, uncomputed.
 
     The jit tracer records each op (name, input and output shapes) above this mode, so fvcore sees the
     same graph; only the arithmetic is skipped. Everything else (elementwise ops, norms, indexing) runs.
@@ -189,7 +189,7 @@ class _ShapesOnly(TorchDispatchMode):
         if shapes is None:
             return func(*args, **(kwargs or {}))
         device = args[0].device
-        outs = [torch.zeros(shape, dtype=dtype, device=device) for shape, dtype in shapes(*args, **(kwargs or {}))]
+        outs = [torch.empty(shape, dtype=dtype, device=device) for shape, dtype in shapes(*args, **(kwargs or {}))]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 

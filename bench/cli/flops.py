@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--text-modules", nargs="*", help="submodules of the text branch (default: the method's)")
     p.add_argument("--exclude", nargs="*", default=[], help="submodules left out of parameter totals (teachers)")
     p.add_argument("--random-init", action="store_true",
-                   help="clear clip_weights/pretrained keys so that nothing is loaded (shape-only count)")
+                   help="clear every weights key (clip_weights, pretrained, weights, ...) so that nothing is loaded")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="dtype to trace in (bfloat16 is faster on CPUs with AMX; counts are identical)")
     p.add_argument("--classes", type=int, metavar="N",
@@ -122,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
         frames = args.frames
         _walk_set(cfg.model, FRAME_KEYS, args.frames)
     if args.random_init:
+        from bench.job_flops import _strip_weights
+
         _walk_set(cfg.model, WEIGHT_KEYS)
+        _strip_weights(cfg.model)  # every weights key a method uses (weights, video_weights, teacher_weights)
     if args.classes is not None:
         n = limit_classes(cfg.model, args.classes)
         print(f"--classes {args.classes}: class names cut to the first {n}")

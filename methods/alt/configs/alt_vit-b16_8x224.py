@@ -68,3 +68,12 @@ param_scheduler = [
     dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
          end=max_epochs, convert_to_iter_based=True),
 ]
+
+# GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's
+# AmpOptimWrapper (the test loop stays fp32), loader workers kept across epochs, pinned host memory; the SLURM
+# profile's cpus_per_task covers the workers plus the main process. `compile = True` compiles the train step
+# with torch.compile through MMEngine's Runner.
+optim_wrapper.update(type="AmpOptimWrapper", dtype="bfloat16")
+train_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+test_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+compile = False

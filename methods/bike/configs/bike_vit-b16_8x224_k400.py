@@ -72,3 +72,12 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=256)
+
+# GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's
+# AmpOptimWrapper (the test loop stays fp32), loader workers kept across epochs, pinned host memory; the SLURM
+# profile's cpus_per_task covers the workers plus the main process. `compile = True` compiles the train step
+# with torch.compile through MMEngine's Runner.
+optim_wrapper.update(type="AmpOptimWrapper", dtype="bfloat16")
+train_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+test_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+compile = False

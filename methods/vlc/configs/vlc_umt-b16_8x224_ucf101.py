@@ -125,3 +125,12 @@ default_hooks = dict(
     logger=dict(type="LoggerHook", interval=50, ignore_last=False),
     checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=2, save_last=True),
 )
+
+# GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's
+# AmpOptimWrapper (the test loop stays fp32), loader workers kept across epochs, pinned host memory; the SLURM
+# profile's cpus_per_task covers the workers plus the main process. `compile = True` compiles the train step
+# with torch.compile through MMEngine's Runner.
+optim_wrapper.update(type="AmpOptimWrapper", dtype="bfloat16")
+train_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+test_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
+compile = False
