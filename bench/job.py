@@ -112,6 +112,9 @@ def _check(spec: RunSpec) -> Prepared:
         for split, classes in ((ep.train, ep.train_classes or ep.classes), (ep.test, ep.classes)):
             if split is not None:
                 check_list_once(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}")
+    error = spec.resolve_error()
+    if error is not None:  # never run (and record) under an id that does not name the data and weights
+        raise ConfigError(f"{where}: the run's identity (data and weights hashes) cannot be computed: {error}")
     return Prepared(spec, method, protocol, dataset, cfg, episodes)
 
 
