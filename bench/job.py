@@ -136,6 +136,9 @@ def _check(spec: RunSpec) -> Prepared:
             if split is not None:
                 check_list_once(split.ann_file, split.video_root, len(classes), source=f"dataset {split.dataset}",
                                 classes=classes, multilabel=split.multilabel)
+    error = spec.resolve_error()
+    if error is not None:  # never run (and record) under an id that does not name the data and weights
+        raise ConfigError(f"{where}: the run's identity (data and weights hashes) cannot be computed: {error}")
     return Prepared(spec, method, protocol, dataset, cfg, episodes)
 
 
@@ -228,22 +231,28 @@ def discard_work_dir(work_dir: Path, why: str) -> Path | None:
     return dest
 
 
-def open_work_dir(work_dir: Path, *, resume: bool = False, submission: str | None = None,
+def plan_work_dir(work_dir: Path, *, resume: bool = False, submission: str | None = None,
                   redo: bool = False) -> dict[str, Any]:
-    """Decide what this attempt may reuse from earlier attempts, and mark the directory as this attempt's.
+    """What this attempt may reuse from earlier attempts (reads only; every task of a job decides alike).
 
-    Returns the record's ``resumed`` entry: ``{"resumed": bool, "why": ..., "from": inventory}`` and, when
-    earlier files were moved aside, ``"discarded": <dir>``. See the module docstring for the rules.
+    Returns the record's ``resumed`` entry: ``{"resumed": bool, "why": ..., "from": inventory}``, with
+    ``"discard": True`` when earlier files must be moved aside first. See the module docstring for the rules.
     """
     previous = _read_attempt(work_dir)
     found = _inventory(work_dir)
-    info: dict[str, Any] = {"resumed": False, "why": "fresh run", "from": None}
+    anything = bool(found["episode_results"] or found["checkpoints"])
     if resume and not redo:
-        info = {"resumed": bool(found["episode_results"] or found["checkpoints"]), "why": "--resume", "from": found}
-    elif submission is not None and previous.get("submission") == submission:
-        info = {"resumed": bool(found["episode_results"] or found["checkpoints"]),
-                "why": f"requeued job of submission {submission}", "from": found}
-    else:
+        return {"resumed": anything, "why": "--resume", "from": found}
+    if submission is not None and previous.get("submission") == submission:
+        return {"resumed": anything, "why": f"requeued job of submission {submission}", "from": found}
+    return {"resumed": False, "why": "redo" if redo else "fresh run", "from": None, "discard": True}
+
+
+def apply_work_dir(work_dir: Path, info: dict[str, Any], *, resume: bool = False, submission: str | None = None,
+                   redo: bool = False) -> dict[str, Any]:
+    """Carry out ``plan_work_dir``'s decision (rank 0 only): move earlier files aside, mark the dir as ours."""
+    info = dict(info)
+    if info.pop("discard", False):
         dest = discard_work_dir(work_dir, "redo" if redo else "fresh")
         if dest is not None:
             info["discarded"] = str(dest)
@@ -252,6 +261,13 @@ def open_work_dir(work_dir: Path, *, resume: bool = False, submission: str | Non
         "submission": submission or f"direct-{uuid.uuid4().hex}", "host": socket.gethostname(), "pid": os.getpid(),
         "started": time.time(), "resume": resume, "redo": redo, "slurm_job_id": _slurm_job_id()})
     return info
+
+
+def open_work_dir(work_dir: Path, *, resume: bool = False, submission: str | None = None,
+                  redo: bool = False) -> dict[str, Any]:
+    """``plan_work_dir`` then ``apply_work_dir`` in one process; returns the record's ``resumed`` entry."""
+    info = plan_work_dir(work_dir, resume=resume, submission=submission, redo=redo)
+    return apply_work_dir(work_dir, info, resume=resume, submission=submission, redo=redo)
 
 
 def _slurm_job_id() -> str | None:
@@ -312,10 +328,11 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
         if not redo and pending.exists():
             record = _pending_record(pending, spec)
         if record is None:
+            resumed = plan_work_dir(work_dir, resume=resume, submission=submission, redo=redo)
+            _barrier()  # every task has decided before rank 0 moves anything
             if is_rank_zero():
-                resumed = open_work_dir(work_dir, resume=resume, submission=submission, redo=redo)
-            else:
-                resumed = {}
+                resumed = apply_work_dir(work_dir, resumed, resume=resume, submission=submission, redo=redo)
+            resumed.pop("discard", None)
             _barrier()
             record = _run(spec, work_dir, started, resumed)
             record["submission"] = submission

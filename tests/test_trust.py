@@ -439,3 +439,15 @@ def test_status_explains_a_record_whose_inputs_changed(tmp_path, syn_k400, fresh
     assert bench_main(["status", str(g), "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "stale" in out and "ba5eba11f00d" in out and "resolved.data.0.train.sha256" in out
+
+
+def test_a_spec_whose_identity_cannot_be_computed_never_runs(syn_k400, fresh_dirs, monkeypatch):
+    from bench import identity
+
+    def broken(spec):
+        raise OSError("the weights file cannot be read")
+
+    monkeypatch.setattr(identity, "resolve", broken)
+    spec = RunSpec("clip_meanpool", "supervised", "syn_k400", seed=11)
+    [problem] = job.validate(spec)
+    assert "identity (data and weights hashes) cannot be computed" in problem and "cannot be read" in problem
