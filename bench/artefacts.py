@@ -314,6 +314,9 @@ class Consumer:
                  timeout_s: float | None = None) -> None:
         self.fn, self.needs, self.waits = fn, needs, dict(waits or {})
         self.poll_s, self.timeout_s = poll_s, timeout_s
+        # the launch's claim token (set by bench.launch.submit): a consumer that fails for want of its
+        # artefact releases the run's claim itself, since the wrapped job never ran to release it
+        self.submission: str | None = getattr(fn, "submission", None)
 
     def _wait(self, art: Artefact) -> str | None:
         """Wait for ``art``'s local producer; returns the producer's end state when it ended without it."""
@@ -333,16 +336,25 @@ class Consumer:
         from bench.spec import RunSpec
         from bench.store import Store
 
-        spec = RunSpec.from_dict(spec_dict)
-        arts = [Artefact.from_dict(d) for d in self.needs.get(spec.run_id, [])]
+        # the launcher's RunJob spec dicts carry the run id it submitted under ("_expected_run_id"): use it
+        # rather than resolving the identity again (which plans the episodes and hashes the lists)
+        fields = {k: v for k, v in spec_dict.items() if not k.startswith("_")}
+        run_id = spec_dict.get("_expected_run_id") or RunSpec.from_dict(fields).run_id
+        arts = [Artefact.from_dict(d) for d in self.needs.get(run_id, [])]
         for art in arts:
             state = self._wait(art)
             if not art.done():
                 err = missing_error(art, state)
-                Store(store_root).write_failure(spec.run_id, {
-                    "run_id": spec.run_id, "spec": spec_dict, "error": f"{type(err).__name__}: {err}",
+                Store(store_root).write_failure(run_id, {
+                    "run_id": run_id, "spec": fields, "error": f"{type(err).__name__}: {err}",
                     "artefact": art.key, "host": socket.gethostname(), "time": time.time(),
                 })
+                from bench import claims
+
+                try:
+                    claims.release(Store(store_root).root, run_id, self.submission)
+                except OSError:  # a claim that cannot be removed is seen dead later
+                    pass
                 raise err
         return self.fn(spec_dict, store_root)
 

@@ -364,6 +364,7 @@ def submit(
                                      store_root=root)
         if producers.needs_any:
             fn = producers.consumer(fn, timeout_s=60.0 * float(profile.get("timeout_min") or 60) * 4)
+            fn.submission = token  # a consumer failing for want of its artefact releases the run's claim
         if executor == "slurm" and producers.jobs:
             jobs = _submit_after(producers, todo, fn, spec_dicts, roots, profile, folder, grid)
         elif executor == "debug":
