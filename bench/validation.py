@@ -117,6 +117,14 @@ _ACCEPTED = {"bool": "true or false", "int": "an integer", "float": "a number", 
              "list": "a list", "mapping": "a mapping"}
 
 
+# Config fields whose documented type is a union (the last key of the dotted override -> accepted kinds):
+# class names are a label file's name or the names themselves; a lexicon is a named list, a file or the words.
+UNION_FIELDS: dict[str, tuple[str, ...]] = {
+    "class_names": ("str", "list"),
+    "lexicon": ("str", "list"),
+}
+
+
 def check_override(key: str, value: Any, default: Any, where: str) -> Any:
     """``value`` checked against the type of ``default`` it replaces; returns it normalised.
 
@@ -127,6 +135,12 @@ def check_override(key: str, value: Any, default: Any, where: str) -> Any:
     dk, vk = _kind(default), _kind(value)
     if dk == "null" or dk not in _ACCEPTED:
         return value
+    union = UNION_FIELDS.get(key.rsplit(".", 1)[-1])
+    if union is not None and dk in union:
+        if vk in union:
+            return value
+        raise ConfigError(f"override {key}={value!r} (from {where}) has type {vk}; accepted: "
+                          + " or ".join(_ACCEPTED[k] for k in union))
     if dk == "float" and vk in ("int", "float"):
         return float(value)
     if dk == vk or (dk == "str" and vk == "null"):
