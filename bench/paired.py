@@ -1,0 +1,83 @@
+"""Paired comparisons of measured runs: ``bench compare`` and the difference column of tables (issue 23).
+
+Two single runs are compared over the same test videos (their prediction files' test sets must be the
+same, by sha256 of video ids and labels): the difference B - A of each headline metric with its paired
+bootstrap 95 % CI, and for top-1 McNemar's exact test (``bench.stats``). Two rows measured with several
+seeds are compared seed by seed (the seeds both have): the mean of the per-seed differences, its t interval
+and the paired t-test. Anything else is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench import predictions, stats
+from bench.errors import DataError
+
+
+def _arrays(root: Path, rec: dict[str, Any]):
+    return predictions.load(root, rec)
+
+
+def same_test_set(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two records cannot be paired (None when they can)."""
+    pa, pb = a.get("predictions"), b.get("predictions")
+    for rec, p in ((a, pa), (b, pb)):
+        if not p:
+            return (f"run {rec.get('run_id')} keeps no per-video predictions "
+                    f"({(rec.get('stats') or {}).get('why') or 'a record of an earlier harness version'})")
+    if pa["test_set"] != pb["test_set"]:
+        return (f"runs {a.get('run_id')} and {b.get('run_id')} were tested on different test sets "
+                f"({pa['num_videos']} videos in episodes {pa['episodes']} vs {pb['num_videos']} in {pb['episodes']}; "
+                f"test-set sha256 {pa['test_set'][:12]}... vs {pb['test_set'][:12]}...)")
+    return None
+
+
+def compare_runs(root: Path, a: dict[str, Any], b: dict[str, Any],
+                 metrics: tuple[str, ...] = stats.METRICS) -> dict[str, dict[str, Any]]:
+    """Per metric: ``diff`` (B - A, points), ``ci``, ``significant`` and, for top-1, ``mcnemar_p``."""
+    why = same_test_set(a, b)
+    if why:
+        raise DataError(f"cannot compare: {why}")
+    xa, xb = _arrays(root, a), _arrays(root, b)
+    ea, eb = predictions.pairs(xa), predictions.pairs({e: xb[e] for e in xa})
+    out: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        out[m] = stats.paired_bootstrap(ea, eb, m)
+        out[m]["kind"] = "paired bootstrap"
+    if "top1" in out:
+        ca = [c for lab, top in ea for c in stats.correct_topk(lab, top, 1)]
+        cb = [c for lab, top in eb for c in stats.correct_topk(lab, top, 1)]
+        out["top1"]["mcnemar"] = stats.mcnemar_exact(ca, cb)
+        out["top1"]["mcnemar_p"] = out["top1"]["mcnemar"]["p"]
+    return out
+
+
+def compare_rows(root: Path, ref: list[dict[str, Any]], row: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """The difference of a table row against the reference row (records of each); ``why`` when there is none."""
+    if not ref or not row:
+        return {"why": "no measured record"}
+    if len(ref) == 1 and len(row) == 1:
+        why = same_test_set(ref[0], row[0])
+        if why:
+            return {"why": why}
+        return compare_runs(root, ref[0], row[0], (metric,))[metric]
+    by_seed_a = {r.get("seed"): r for r in ref}
+    by_seed_b = {r.get("seed"): r for r in row}
+    seeds = sorted(set(by_seed_a) & set(by_seed_b), key=str)
+    if len(seeds) < 2:
+        return {"why": f"rows with several records share {len(seeds)} seed(s) ({seeds}); a seed-level paired "
+                       f"difference needs two or more"}
+    va = [float(by_seed_a[s]["metrics"][metric]) for s in seeds]
+    vb = [float(by_seed_b[s]["metrics"][metric]) for s in seeds]
+    return {**stats.seed_paired(va, vb), "kind": "seed-level paired t"}
+
+
+def format_diff(d: dict[str, Any] | None, fmt: str = ".1f") -> str:
+    """``+2.6 [+0.5, +4.7]*`` (``*``: the CI excludes 0); ``n/a`` when there is no difference to show."""
+    if not d or "diff" not in d:
+        return "n/a"
+    lo, hi = d["ci"]
+    text = f"{d['diff']:+{fmt}} [{lo:+{fmt}}, {hi:+{fmt}}]"
+    return text + ("*" if d.get("significant") else "")
