@@ -81,3 +81,47 @@ def format_diff(d: dict[str, Any] | None, fmt: str = ".1f") -> str:
     lo, hi = d["ci"]
     text = f"{d['diff']:+{fmt}} [{lo:+{fmt}}, {hi:+{fmt}}]"
     return text + ("*" if d.get("significant") else "")
+
+
+def diff_columns(table, spec: dict[str, Any]) -> list[str]:
+    """The names of the metric columns that get a difference column (spec ``reference.metrics``, default: every
+    column of top1 / top5 / mean_class_acc)."""
+    ref = spec.get("reference") or {}
+    wanted = ref.get("metrics")
+    cols = [c for c in table.columns if "metric" in c]
+    if wanted is None:
+        return [c["name"] for c in cols if c["metric"] in stats.METRICS]
+    unknown = [m for m in wanted if m not in stats.METRICS]
+    if unknown:
+        raise DataError(f"table spec {spec['name']!r}: reference.metrics {unknown} have no paired test; accepted: "
+                        f"{list(stats.METRICS)}")
+    return [c["name"] for c in cols if c["metric"] in wanted]
+
+
+def add_differences(table, spec: dict[str, Any], root: Path) -> None:
+    """Fill ``table.diffs``: per row, per difference column, the paired difference against the reference row
+    (``{"reference": True}`` for the reference itself, ``{}`` for a row without measured records)."""
+    from bench.store import Store
+
+    store = Store(root)
+    names = diff_columns(table, spec)
+    metric_of = {c["name"]: c["metric"] for c in table.columns if "metric" in c}
+    records = {rid: store.read(rid) for ids in table.run_ids for rid in ids}
+    ref = [records[r] for r in table.run_ids[table.reference]]
+    table.diffs = []
+    for i, ids in enumerate(table.run_ids):
+        row: dict[str, dict[str, Any]] = {}
+        for name in names:
+            if i == table.reference:
+                row[name] = {"reference": True}
+            elif ids:
+                row[name] = compare_rows(root, ref, [records[r] for r in ids], metric_of[name])
+            else:
+                row[name] = {}
+        table.diffs.append(row)
+    ref_label = "the reference row (ref)"
+    table.footnotes.append(
+        f"Δ: difference to {ref_label} in points, with its 95 % CI [low, high]: a paired bootstrap over the same "
+        f"test videos (1000 resamples; mean class accuracy stratified by class), or for rows measured with "
+        f"several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's exact test of "
+        f"top-1; n/a: no paired difference (the reason is in the CSV); published rows have none")

@@ -27,7 +27,8 @@ from bench.errors import ConfigError, ValidationError
 
 DASH = "—"
 PERCENT_METRICS = {"top1", "top5", "mAP", "mean_class_acc", "map"}
-SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot"}
+SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot",
+             "reference"}
 DEFAULT_FMT = {"gflops_total": ".0f", "gflops_per_view": ".1f", "params_m": ".0f", "frames": "d"}
 
 
@@ -60,6 +61,9 @@ class Table:
     origins: list[str]
     footnotes: list[str] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
+    run_ids: list[list[str]] = field(default_factory=list)  # per row: its measured records (issue 23)
+    reference: int | None = None  # the row the differences are taken against (spec ``reference``)
+    diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
 
 # Row marks for measured numbers computed another way than the default (issue 18): mark, field, value, footnote.
@@ -355,7 +359,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         raise ConfigError(f"table spec {spec['name']!r} declares no columns")
     key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
     notes: list[str] = []
-    rows, origins, labels, marks = [], [], [], []
+    rows, origins, labels, marks, run_ids, is_ref = [], [], [], [], [], []
+    ref_where = (spec.get("reference") or {}).get("where")
     for group in _row_groups(entries, key):
         label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
         cells = [_metric_cell(c, group, notes, label) if "metric" in c else _field_cell(c, group) for c in cols]
@@ -367,6 +372,9 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         rows.append(cells)
         origins.append("both" if len(kinds) > 1 else kinds.pop())
         labels.append(label)
+        measured = [e for e in group if e.origin == "measured"]
+        run_ids.append(list(dict.fromkeys(str(e.fields.get("run_id")) for e in measured if e.fields.get("run_id"))))
+        is_ref.append(bool(ref_where) and bool(measured) and all(matches(e.fields, ref_where) for e in measured))
     if not rows:
         raise ConfigError(f"table spec {spec['name']!r}: no selected row has any of the metrics "
                           f"{[c['metric'] for c in cols if 'metric' in c]}; metrics present: "
@@ -379,7 +387,16 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         j, desc = names.index(s["by"]), s.get("order", "asc") == "desc"
         order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
         rows, origins, marks = [rows[i] for i in order], [origins[i] for i in order], [marks[i] for i in order]
+        run_ids, is_ref, labels = [run_ids[i] for i in order], [is_ref[i] for i in order], [labels[i] for i in order]
     _rank(rows, cols)
+    reference = None
+    if ref_where:
+        hits = [i for i, r in enumerate(is_ref) if r]
+        if len(hits) != 1:
+            found = "no measured row" if not hits else f"{len(hits)} rows {[labels[i] for i in hits]}"
+            raise ConfigError(f"table spec {spec['name']!r}: reference.where {ref_where} matches {found}; it must "
+                              f"select exactly one measured row (add fields to the filter)")
+        reference = hits[0]
     if any(c.value is None for r in rows for c in r):
         notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
     if any(o != "published" for o in origins):
@@ -388,7 +405,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
     for m, _, _, note in reversed(MARKS):
         if any(m in x for x in marks):
             notes.insert(0, note)
-    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks)
+    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, run_ids, reference)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:
@@ -407,6 +424,10 @@ def render(spec_path: Path | str, out: Path | str | None = None, results: Path |
     spec = load_spec(spec_path)
     table = build_table(spec, select(spec, results, published_dir, labels))
     root = Path(results) if results is not None else settings.results_dir()
+    if table.reference is not None:
+        from bench.paired import add_differences
+
+        add_differences(table, spec, root)
     out_dir = Path(out) if out else root / "tables" / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: out_dir / f"{table.name}.{ext}" for ext in ("md", "tex", "csv")}
