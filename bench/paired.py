@@ -85,43 +85,65 @@ def format_diff(d: dict[str, Any] | None, fmt: str = ".1f") -> str:
 
 def diff_columns(table, spec: dict[str, Any]) -> list[str]:
     """The names of the metric columns that get a difference column (spec ``reference.metrics``, default: every
-    column of top1 / top5 / mean_class_acc)."""
+    top1 / top5 / mean_class_acc column that is not ``origin: published``)."""
     ref = spec.get("reference") or {}
     wanted = ref.get("metrics")
-    cols = [c for c in table.columns if "metric" in c]
+    cols = [c for c in table.columns if "metric" in c and c.get("origin") != "published"]
     if wanted is None:
         return [c["name"] for c in cols if c["metric"] in stats.METRICS]
-    unknown = [m for m in wanted if m not in stats.METRICS]
+    unknown = [m for m in _list(wanted) if m not in stats.METRICS]
     if unknown:
         raise DataError(f"table spec {spec['name']!r}: reference.metrics {unknown} have no paired test; accepted: "
                         f"{list(stats.METRICS)}")
-    return [c["name"] for c in cols if c["metric"] in wanted]
+    return [c["name"] for c in cols if c["metric"] in _list(wanted)]
+
+
+def _list(v) -> list:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def column_runs(col: dict[str, Any], entries) -> list[str]:
+    """The run ids of a row's measured entries that fill ``col`` (its metric and ``where``)."""
+    from bench.tables import matches
+
+    hits = [e for e in entries if e.metric == col["metric"] and matches(e.fields, col.get("where"))]
+    return list(dict.fromkeys(str(e.fields["run_id"]) for e in hits if e.fields.get("run_id")))
 
 
 def add_differences(table, spec: dict[str, Any], root: Path) -> None:
-    """Fill ``table.diffs``: per row, per difference column, the paired difference against the reference row
-    (``{"reference": True}`` for the reference itself, ``{}`` for a row without measured records)."""
+    """Fill ``table.diffs``: per row, per difference column, the paired difference against the reference row's
+    records of the same column (``{"reference": True}`` for the reference itself, ``{}`` for a row without
+    measured records, e.g. a published one)."""
     from bench.store import Store
 
     store = Store(root)
+    cols = {c["name"]: c for c in table.columns}
     names = diff_columns(table, spec)
-    metric_of = {c["name"]: c["metric"] for c in table.columns if "metric" in c}
-    records = {rid: store.read(rid) for ids in table.run_ids for rid in ids}
-    ref = [records[r] for r in table.run_ids[table.reference]]
+    cache: dict[str, dict[str, Any]] = {}
+
+    def records(ids: list[str]) -> list[dict[str, Any]]:
+        for rid in ids:
+            if rid not in cache:
+                cache[rid] = store.read(rid)
+        return [cache[r] for r in ids]
+
     table.diffs = []
-    for i, ids in enumerate(table.run_ids):
+    for i, entries in enumerate(table.measured):
         row: dict[str, dict[str, Any]] = {}
         for name in names:
+            ids = column_runs(cols[name], entries)
+            ref_ids = column_runs(cols[name], table.measured[table.reference])
             if i == table.reference:
-                row[name] = {"reference": True}
+                row[name] = {"reference": True} if ids else {}
+            elif ids and ref_ids:
+                row[name] = compare_rows(root, records(ref_ids), records(ids), cols[name]["metric"])
             elif ids:
-                row[name] = compare_rows(root, ref, [records[r] for r in ids], metric_of[name])
+                row[name] = {"why": "the reference row has no record in this column"}
             else:
                 row[name] = {}
         table.diffs.append(row)
-    ref_label = "the reference row (ref)"
     table.footnotes.append(
-        f"Δ: difference to {ref_label} in points, with its 95 % CI [low, high]: a paired bootstrap over the same "
-        f"test videos (1000 resamples; mean class accuracy stratified by class), or for rows measured with "
-        f"several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's exact test of "
-        f"top-1; n/a: no paired difference (the reason is in the CSV); published rows have none")
+        "Δ: difference to the reference row (ref) in points, with its 95 % CI [low, high]: a paired bootstrap over "
+        "the same test videos (1000 resamples; mean class accuracy stratified by class), or for rows measured with "
+        "several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's exact test of top-1; "
+        "n/a: no paired difference (the reason is in the CSV); published rows have none")

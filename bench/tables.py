@@ -61,7 +61,7 @@ class Table:
     origins: list[str]
     footnotes: list[str] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
-    run_ids: list[list[str]] = field(default_factory=list)  # per row: its measured records (issue 23)
+    measured: list[list[Entry]] = field(default_factory=list)  # per row: its measured entries (issue 23)
     reference: int | None = None  # the row the differences are taken against (spec ``reference``)
     diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
@@ -359,7 +359,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         raise ConfigError(f"table spec {spec['name']!r} declares no columns")
     key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
     notes: list[str] = []
-    rows, origins, labels, marks, run_ids, is_ref = [], [], [], [], [], []
+    rows, origins, labels, marks, measured_of, is_ref = [], [], [], [], [], []
     ref_where = (spec.get("reference") or {}).get("where")
     for group in _row_groups(entries, key):
         label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
@@ -373,7 +373,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         origins.append("both" if len(kinds) > 1 else kinds.pop())
         labels.append(label)
         measured = [e for e in group if e.origin == "measured"]
-        run_ids.append(list(dict.fromkeys(str(e.fields.get("run_id")) for e in measured if e.fields.get("run_id"))))
+        measured_of.append(measured)
         is_ref.append(bool(ref_where) and bool(measured) and all(matches(e.fields, ref_where) for e in measured))
     if not rows:
         raise ConfigError(f"table spec {spec['name']!r}: no selected row has any of the metrics "
@@ -387,7 +387,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         j, desc = names.index(s["by"]), s.get("order", "asc") == "desc"
         order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
         rows, origins, marks = [rows[i] for i in order], [origins[i] for i in order], [marks[i] for i in order]
-        run_ids, is_ref, labels = [run_ids[i] for i in order], [is_ref[i] for i in order], [labels[i] for i in order]
+        measured_of, is_ref = [measured_of[i] for i in order], [is_ref[i] for i in order]
+        labels = [labels[i] for i in order]
     _rank(rows, cols)
     reference = None
     if ref_where:
@@ -405,7 +406,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
     for m, _, _, note in reversed(MARKS):
         if any(m in x for x in marks):
             notes.insert(0, note)
-    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, run_ids, reference)
+    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, measured_of,
+                 reference)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:
