@@ -110,6 +110,19 @@ def column_runs(col: dict[str, Any], entries) -> list[str]:
     return list(dict.fromkeys(str(e.fields["run_id"]) for e in hits if e.fields.get("run_id")))
 
 
+def _against_reference(root: Path, table, col: dict[str, Any], records, ids: list[str]) -> dict[str, Any]:
+    """The row's difference against the reference row whose records of this column were tested on the same
+    dataset (a table with default and paper runs has a reference row per dataset)."""
+    recs = records(ids)
+    datasets = {r.get("dataset") for r in recs}
+    refs = [records(column_runs(col, table.measured[j])) for j in table.references]
+    refs = [rr for rr in refs if rr and {r.get("dataset") for r in rr} == datasets]
+    if len(refs) != 1:
+        return {"why": f"{len(refs)} reference rows have records of this column on dataset(s) {sorted(datasets)}; "
+                       f"a difference needs exactly one"}
+    return compare_rows(root, refs[0], recs, col["metric"])
+
+
 def add_differences(table, spec: dict[str, Any], root: Path) -> None:
     """Fill ``table.diffs``: per row, per difference column, the paired difference against the reference row's
     records of the same column (``{"reference": True}`` for the reference itself, ``{}`` for a row without
@@ -132,15 +145,12 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
         row: dict[str, dict[str, Any]] = {}
         for name in names:
             ids = column_runs(cols[name], entries)
-            ref_ids = column_runs(cols[name], table.measured[table.reference])
-            if i == table.reference:
-                row[name] = {"reference": True} if ids else {}
-            elif ids and ref_ids:
-                row[name] = compare_rows(root, records(ref_ids), records(ids), cols[name]["metric"])
-            elif ids:
-                row[name] = {"why": "the reference row has no record in this column"}
+            if not ids:
+                row[name] = {}  # a published row, or none measured in this column
+            elif i in table.references:
+                row[name] = {"reference": True}
             else:
-                row[name] = {}
+                row[name] = _against_reference(root, table, cols[name], records, ids)
         table.diffs.append(row)
     table.footnotes.append(
         "Δ: difference to the reference row (ref) in points, with its 95 % CI [low, high]: a paired bootstrap over "

@@ -62,7 +62,7 @@ class Table:
     footnotes: list[str] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
     measured: list[list[Entry]] = field(default_factory=list)  # per row: its measured entries (issue 23)
-    reference: int | None = None  # the row the differences are taken against (spec ``reference``)
+    references: list[int] = field(default_factory=list)  # the rows differences are taken against (``reference``)
     diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
 
@@ -390,14 +390,10 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         measured_of, is_ref = [measured_of[i] for i in order], [is_ref[i] for i in order]
         labels = [labels[i] for i in order]
     _rank(rows, cols)
-    reference = None
-    if ref_where:
-        hits = [i for i, r in enumerate(is_ref) if r]
-        if len(hits) != 1:
-            found = "no measured row" if not hits else f"{len(hits)} rows {[labels[i] for i in hits]}"
-            raise ConfigError(f"table spec {spec['name']!r}: reference.where {ref_where} matches {found}; it must "
-                              f"select exactly one measured row (add fields to the filter)")
-        reference = hits[0]
+    references = [i for i, r in enumerate(is_ref) if r]
+    if ref_where and not references:
+        raise ConfigError(f"table spec {spec['name']!r}: reference.where {ref_where} matches no measured row; rows: "
+                          f"{labels}")
     if any(c.value is None for r in rows for c in r):
         notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
     if any(o != "published" for o in origins):
@@ -407,7 +403,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         if any(m in x for x in marks):
             notes.insert(0, note)
     return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, measured_of,
-                 reference)
+                 references)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:
@@ -426,7 +422,7 @@ def render(spec_path: Path | str, out: Path | str | None = None, results: Path |
     spec = load_spec(spec_path)
     table = build_table(spec, select(spec, results, published_dir, labels))
     root = Path(results) if results is not None else settings.results_dir()
-    if table.reference is not None:
+    if table.references:
         from bench.paired import add_differences
 
         add_differences(table, spec, root)

@@ -85,7 +85,7 @@ def test_a_reference_that_matches_no_row_is_refused(results, tmp_path):
 
     spec = tmp_path / "diff.yaml"
     spec.write_text(SPEC.replace("g01_base}", "g99}"))
-    with pytest.raises(ConfigError, match="reference.where"):
+    with pytest.raises(ConfigError, match="reference.where .* matches no measured row"):
         render(spec, out=tmp_path / "out", results=results)
 
 
@@ -107,3 +107,20 @@ def test_the_same_run_compared_with_itself_differs_by_zero(results):
     assert out["top1"]["mcnemar_p"] == 1.0
     with pytest.raises(DataError, match="keeps no per-video predictions"):
         compare_runs(results, {**rec, "predictions": None}, rec)
+
+
+def test_rows_with_several_seeds_use_the_seed_level_paired_difference(tmp_path):
+    store = Store(tmp_path)
+    for seed, (g0, g1) in enumerate([(0, 20), (2, 21), (4, 25)]):  # per-seed differences 10, 9.5, 10.5 points
+        store.write(_record(tmp_path, f"a{seed}", "g01_base", _arrays(g0), seed=seed))
+        store.write(_record(tmp_path, f"b{seed}", "g17_all", _arrays(g1), seed=seed))
+    spec = tmp_path / "diff.yaml"
+    spec.write_text(SPEC)
+    paths = render(spec, out=tmp_path / "out", results=tmp_path)
+    with open(paths["csv"]) as f:
+        rows = {r["Case"]: r for r in csv.DictReader(f)}
+    row = rows["g17_all"]
+    assert row["Δ Top-1 test"] == "seed-level paired t" and float(row["Δ Top-1"]) == pytest.approx(10.0)
+    half = 4.302652729911275 * 0.5 / 3 ** 0.5  # t(0.975, 2) * sd(10, 9.5, 10.5) / sqrt(3)
+    assert float(row["Δ Top-1 low"]) == pytest.approx(10.0 - half) and row["Δ Top-1 significant"] == "True"
+    assert "71.0 ± 1.0" in paths["md"].read_text()  # the reference row: 70, 71, 72 over its three seeds
