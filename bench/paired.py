@@ -110,16 +110,20 @@ def column_runs(col: dict[str, Any], entries) -> list[str]:
     return list(dict.fromkeys(str(e.fields["run_id"]) for e in hits if e.fields.get("run_id")))
 
 
-def _against_reference(root: Path, table, col: dict[str, Any], records, ids: list[str]) -> dict[str, Any]:
-    """The row's difference against the reference row whose records of this column were tested on the same
-    dataset (a table with default and paper runs has a reference row per dataset)."""
+def _against_reference(root: Path, table, i: int, col: dict[str, Any], records, ids: list[str],
+                       ref_fields: set[str]) -> dict[str, Any]:
+    """Row ``i``'s difference against its reference row: the one that agrees with it on every row-key field the
+    reference filter does not name (e.g. the same backbone) and whose records of this column were tested on the
+    same dataset (a table with default and paper runs has a reference row per dataset)."""
     recs = records(ids)
     datasets = {r.get("dataset") for r in recs}
-    refs = [records(column_runs(col, table.measured[j])) for j in table.references]
+    same = {k: v for k, v in table.row_keys[i].items() if k not in ref_fields}
+    refs = [records(column_runs(col, table.measured[j])) for j in table.references
+            if all(table.row_keys[j].get(k) == v for k, v in same.items())]
     refs = [rr for rr in refs if rr and {r.get("dataset") for r in rr} == datasets]
     if len(refs) != 1:
-        return {"why": f"{len(refs)} reference rows have records of this column on dataset(s) {sorted(datasets)}; "
-                       f"a difference needs exactly one"}
+        return {"why": f"{len(refs)} reference rows share this row's {same or 'key'} and have records of this "
+                       f"column on dataset(s) {sorted(datasets)}; a difference needs exactly one"}
     return compare_rows(root, refs[0], recs, col["metric"])
 
 
@@ -140,6 +144,7 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
                 cache[rid] = store.read(rid)
         return [cache[r] for r in ids]
 
+    ref_fields = set((spec.get("reference") or {}).get("where") or {})
     table.diffs = []
     for i, entries in enumerate(table.measured):
         row: dict[str, dict[str, Any]] = {}
@@ -150,7 +155,7 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
             elif i in table.references:
                 row[name] = {"reference": True}
             else:
-                row[name] = _against_reference(root, table, cols[name], records, ids)
+                row[name] = _against_reference(root, table, i, cols[name], records, ids, ref_fields)
         table.diffs.append(row)
     table.footnotes.append(
         "Δ: difference to the reference row (ref) in points, with its 95 % CI [low, high]: a paired bootstrap over "

@@ -62,6 +62,7 @@ class Table:
     footnotes: list[str] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
     measured: list[list[Entry]] = field(default_factory=list)  # per row: its measured entries (issue 23)
+    row_keys: list[dict[str, str]] = field(default_factory=list)  # per row: its ``rows.key`` values
     references: list[int] = field(default_factory=list)  # the rows differences are taken against (``reference``)
     diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
@@ -359,7 +360,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         raise ConfigError(f"table spec {spec['name']!r} declares no columns")
     key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
     notes: list[str] = []
-    rows, origins, labels, marks, measured_of, is_ref = [], [], [], [], [], []
+    rows, origins, labels, marks, measured_of, is_ref, row_keys = [], [], [], [], [], [], []
     ref_where = (spec.get("reference") or {}).get("where")
     for group in _row_groups(entries, key):
         label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
@@ -374,6 +375,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         labels.append(label)
         measured = [e for e in group if e.origin == "measured"]
         measured_of.append(measured)
+        row_keys.append({k: _norm(group[0].fields.get(k)) for k in key})
         is_ref.append(bool(ref_where) and bool(measured) and all(matches(e.fields, ref_where) for e in measured))
     if not rows:
         raise ConfigError(f"table spec {spec['name']!r}: no selected row has any of the metrics "
@@ -388,6 +390,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
         rows, origins, marks = [rows[i] for i in order], [origins[i] for i in order], [marks[i] for i in order]
         measured_of, is_ref = [measured_of[i] for i in order], [is_ref[i] for i in order]
+        row_keys = [row_keys[i] for i in order]
         labels = [labels[i] for i in order]
     _rank(rows, cols)
     references = [i for i, r in enumerate(is_ref) if r]
@@ -403,7 +406,7 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         if any(m in x for x in marks):
             notes.insert(0, note)
     return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, measured_of,
-                 references)
+                 row_keys, references)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:
