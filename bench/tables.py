@@ -95,6 +95,11 @@ def load_spec(path: Path | str) -> dict[str, Any]:
         raise ConfigError(f"table spec {path}: unknown keys {sorted(unknown)}; accepted: {sorted(SPEC_KEYS)}")
     if "published" not in spec and "measured" not in spec:
         raise ConfigError(f"table spec {path} selects nothing: give 'published' and/or 'measured'")
+    ref = spec.get("reference")
+    if ref is not None and (not isinstance(ref, dict) or not isinstance(ref.get("where"), dict) or not ref["where"]
+                            or set(ref) - {"where", "metrics"}):
+        raise ConfigError(f"table spec {path}: reference={ref!r}; expected {{where: {{<row field>: <value>}}, "
+                          f"metrics: [top1, ...] (optional)}}: the measured row the other rows are compared with")
     for i, col in enumerate(spec.get("columns") or []):
         if not isinstance(col, dict) or "name" not in col or not ({"metric", "field"} & set(col)):
             raise ConfigError(f"table spec {path}: column {i} ({col!r}) needs 'name' and 'metric' or 'field'")
@@ -394,9 +399,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         labels = [labels[i] for i in order]
     _rank(rows, cols)
     references = [i for i, r in enumerate(is_ref) if r]
-    if ref_where and not references:
-        raise ConfigError(f"table spec {spec['name']!r}: reference.where {ref_where} matches no measured row; rows: "
-                          f"{labels}")
+    if ref_where and not references and any(measured_of):
+        notes.append(f"no Δ column: the reference row (reference.where {ref_where}) is not measured (yet)")
     if any(c.value is None for r in rows for c in r):
         notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
     if any(o != "published" for o in origins):

@@ -80,12 +80,15 @@ def test_table_shows_the_paired_difference_against_the_reference(results, tmp_pa
     assert r"\toprule" in paths["tex"].read_text() and "Δ" in paths["tex"].read_text()
 
 
-def test_a_reference_that_matches_no_row_is_refused(results, tmp_path):
+def test_a_reference_not_measured_is_a_footnote_and_a_malformed_one_is_refused(results, tmp_path):
     from bench.errors import ConfigError
 
     spec = tmp_path / "diff.yaml"
     spec.write_text(SPEC.replace("g01_base}", "g99}"))
-    with pytest.raises(ConfigError, match="reference.where .* matches no measured row"):
+    md = render(spec, out=tmp_path / "out", results=results)["md"].read_text()
+    assert "Δ" not in md.split("- ")[0] and "reference row (reference.where {'case': 'g99'}) is not measured" in md
+    spec.write_text(SPEC.replace("reference: {where: {case: g01_base}}", "reference: g01_base"))
+    with pytest.raises(ConfigError, match="reference='g01_base'; expected"):
         render(spec, out=tmp_path / "out", results=results)
 
 
