@@ -41,6 +41,7 @@ class Entry:
     metric: str
     value: float
     std: float | None = None
+    ci: tuple[float, float] | None = None  # a measured record's 95 % bootstrap CI (record ``stats``, issue 23)
 
 
 @dataclass
@@ -180,10 +181,13 @@ def measured_entries(records: list[dict[str, Any]]) -> list[Entry]:
     for rec in records:
         fields = record_fields(rec)
         metrics = rec.get("metrics") or {}
+        cis = ((rec.get("stats") or {}).get("ci") or {}) if isinstance(rec.get("stats"), dict) else {}
         for k, v in metrics.items():
             if k.endswith("_std") or isinstance(v, bool) or _num(v) is None or isinstance(v, dict | list):
                 continue
-            entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std"))))
+            ci = cis.get(k) if isinstance(cis.get(k), list | tuple) and len(cis.get(k)) == 2 else None
+            entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std")),
+                                 tuple(float(x) for x in ci) if ci else None))
     return entries
 
 
