@@ -127,3 +127,22 @@ def test_rows_with_several_seeds_use_the_seed_level_paired_difference(tmp_path):
     half = 4.302652729911275 * 0.5 / 3 ** 0.5  # t(0.975, 2) * sd(10, 9.5, 10.5) / sqrt(3)
     assert float(row["Δ Top-1 low"]) == pytest.approx(10.0 - half) and row["Δ Top-1 significant"] == "True"
     assert "71.0 ± 1.0" in paths["md"].read_text()  # the reference row: 70, 71, 72 over its three seeds
+
+
+def test_episode_arrays_from_a_dump_keep_scores_and_refuse_a_misaligned_list(tmp_path, monkeypatch):
+    from bench import settings
+
+    scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]], np.float32)
+    np.savez(tmp_path / "d.npz", scores=scores, labels=np.array([1, 2]))
+    ann = tmp_path / "test.txt"
+    ann.write_text("# imported from the official csv\na/x.mp4 1\nb/y.mp4 2\n")
+    got = predictions.episode_arrays(tmp_path / "d.npz", ann, keep_scores=True)
+    assert list(got["video"]) == ["a/x.mp4", "b/y.mp4"] and got["top5"].tolist() == [[1, 2, 0], [0, 1, 2]]
+    assert got["scores"].dtype == np.float16 and got["top5_scores"][0, 0] == np.float16(0.7)
+    ann.write_text("a/x.mp4 1\nb/y.mp4 0\n")  # labels disagree with the dump: nothing is attributed
+    with pytest.raises(DataError, match="do not match the 2 dumped predictions"):
+        predictions.episode_arrays(tmp_path / "d.npz", ann)
+    monkeypatch.setenv("BENCH_KEEP_SCORES", "1")
+    assert settings.keep_scores()
+    monkeypatch.setenv("BENCH_KEEP_SCORES", "0")
+    assert not settings.keep_scores()
