@@ -100,6 +100,10 @@ def run_single(args: argparse.Namespace) -> int:
 def print_metrics(record: dict[str, Any]) -> None:
     shown = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
     print(json.dumps(shown, indent=2, sort_keys=True))
+    ci = (record.get("stats") or {}).get("ci")
+    if ci:  # issue 23: the 95 % bootstrap CIs of the headline metrics
+        print("95% bootstrap CI over test videos: " + ", ".join(
+            f"{k} [{lo:.1f}, {hi:.1f}]" for k, (lo, hi) in ci.items()))
     flops = record.get("flops") or {}
     if flops:
         print(f"GFLOPs per view: {flops.get('gflops_per_view')}  views: {flops.get('views')}  "
