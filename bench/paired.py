@@ -41,6 +41,10 @@ def compare_runs(root: Path, a: dict[str, Any], b: dict[str, Any],
     if why:
         raise DataError(f"cannot compare: {why}")
     xa, xb = _arrays(root, a), _arrays(root, b)
+    if predictions.multilabel(xa):  # Charades: mAP over the same videos
+        ma = [(xa[e]["scores"], xa[e]["labels_multi"]) for e in xa]
+        mb = [(xb[e]["scores"], xb[e]["labels_multi"]) for e in xa]
+        return {"mAP": {**stats.paired_bootstrap_map(ma, mb), "kind": "paired bootstrap"}}
     ea, eb = predictions.pairs(xa), predictions.pairs({e: xb[e] for e in xa})
     out: dict[str, dict[str, Any]] = {}
     for m in metrics:

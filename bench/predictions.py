@@ -50,10 +50,29 @@ def _video_ids(ann_file: Path, labels: np.ndarray) -> np.ndarray:
     return np.array([r[0] for r in rows])
 
 
+def multilabel_arrays(scores: np.ndarray, labels: np.ndarray, ann_file: Path) -> dict[str, np.ndarray]:
+    """A multi-label episode (Charades): video ids, multi-hot labels and the float32 scores its mAP needs (the
+    mAP recomputed from float16 scores would not be the record's exactly)."""
+    from bench.data.catalog import read_multilabel_list
+
+    rows = read_multilabel_list(Path(ann_file))
+    hot = np.zeros_like(labels)
+    for i, (_, labs) in enumerate(rows[:len(labels)]):
+        hot[i, list(labs)] = 1
+    if len(rows) != len(labels) or not np.array_equal(hot, labels):
+        raise DataError(f"{ann_file}: its {len(rows)} videos and labels do not match the {len(labels)} dumped "
+                        f"predictions in order; the per-video predictions cannot be attributed")
+    return {"video": np.array([r[0] for r in rows]), "labels_multi": labels.astype(np.uint8),
+            "scores": scores.astype(np.float32)}
+
+
 def episode_arrays(dump: Path, ann_file: Path, keep_scores: bool = False) -> dict[str, np.ndarray]:
     """One episode's prediction arrays from ``BenchAccMetric``'s dump (``scores``, ``labels``)."""
     with np.load(dump) as data:
-        scores, labels = data["scores"], data["labels"].astype(np.int64)
+        scores, labels = data["scores"], data["labels"]
+    if labels.ndim == 2:
+        return multilabel_arrays(scores, labels, ann_file)
+    labels = labels.astype(np.int64)
     k = min(TOP, scores.shape[1])
     top = np.argsort(scores, axis=1)[:, -k:][:, ::-1]  # mmaction.evaluation.functional.top_k_accuracy's order
     out = {"video": _video_ids(ann_file, labels), "label": labels, "top5": top.astype(np.int32),
@@ -68,7 +87,10 @@ def test_set_sha(episodes: dict[str, dict[str, np.ndarray]]) -> str:
     for name in sorted(episodes):
         h.update(name.encode() + b"\0")
         h.update("\n".join(map(str, episodes[name]["video"])).encode() + b"\0")
-        h.update(np.ascontiguousarray(episodes[name]["label"], dtype=np.int64).tobytes())
+        if "labels_multi" in episodes[name]:
+            h.update(np.ascontiguousarray(episodes[name]["labels_multi"], dtype=np.uint8).tobytes())
+        else:
+            h.update(np.ascontiguousarray(episodes[name]["label"], dtype=np.int64).tobytes())
     return h.hexdigest()
 
 
@@ -123,7 +145,7 @@ def write(root: Path, run_id: str, arrays: dict[str, dict[str, np.ndarray]]) -> 
     _atomic_savez(path, flat)
     return {"file": str(path.relative_to(root)), "sha256": sha256_of(path), "bytes": path.stat().st_size,
             "episodes": list(arrays), "test_set": test_set_sha(arrays), "num_videos": int(
-                sum(len(d["label"]) for d in arrays.values()))}
+                sum(len(d["video"]) for d in arrays.values()))}
 
 
 def load(root: Path, record: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -152,14 +174,27 @@ def pairs(arrays: dict[str, dict[str, np.ndarray]]) -> list[tuple[np.ndarray, np
     return [(arrays[e]["label"], arrays[e]["top5"]) for e in arrays]
 
 
+def multilabel(arrays: dict[str, dict[str, np.ndarray]]) -> bool:
+    return any("labels_multi" in d for d in arrays.values())
+
+
 def recompute(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     """The headline metrics from the predictions alone: each episode's, then their mean (as the protocols)."""
+    if multilabel(arrays):
+        from protocols.multilabel import mean_ap
+
+        return {"mAP": float(np.mean([mean_ap(d["scores"], d["labels_multi"]) for d in arrays.values()]))}
     per = [stats.metric_values(lab, top) for lab, top in pairs(arrays)]
     return {m: float(np.mean([p[m] for p in per])) for m in stats.METRICS}
 
 
 def intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     """The record's ``stats`` entry: the 95 % bootstrap CI of each headline metric (of the mean over episodes)."""
+    if multilabel(arrays):
+        eps = [(d["scores"], d["labels_multi"]) for d in arrays.values()]
+        return {"ci": {"mAP": stats.bootstrap_map(eps)}, "resamples": stats.RESAMPLES, "seed": stats.SEED,
+                "level": stats.LEVEL, "episodes": len(eps),
+                "method": "percentile bootstrap over test videos of MMAction2's mean_average_precision"}
     eps = pairs(arrays)
     return {"ci": {m: stats.bootstrap_ci(eps, m) for m in stats.METRICS}, "resamples": stats.RESAMPLES,
             "seed": stats.SEED, "level": stats.LEVEL, "episodes": len(eps),

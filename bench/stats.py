@@ -104,7 +104,9 @@ def draw(metric: str, labels: np.ndarray, rng: np.random.Generator, resamples: i
 
 
 def _interval(values: np.ndarray) -> list[float]:
-    lo, hi = np.percentile(values, [(100 - LEVEL) / 2, 100 - (100 - LEVEL) / 2])
+    """The percentile interval; resamples whose metric is undefined (a multi-label resample without any positive
+    video: MMAction2's mAP is NaN) are left out (``numpy.nanpercentile``)."""
+    lo, hi = np.nanpercentile(values, [(100 - LEVEL) / 2, 100 - (100 - LEVEL) / 2])
     return [float(lo), float(hi)]
 
 
@@ -158,3 +160,32 @@ def seed_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float | lis
         half = float(stats.t.ppf(0.975, len(d) - 1)) * se
         ci, p = [mean - half, mean + half], float(stats.ttest_rel(b, a).pvalue)
     return {"diff": mean, "ci": ci, "p": p, "seeds": len(d), "significant": bool(ci[0] > 0 or ci[1] < 0)}
+
+
+def bootstrap_map(episodes: Sequence[tuple[np.ndarray, np.ndarray]], seed: int = SEED,
+                  resamples: int = RESAMPLES) -> list[float]:
+    """95 % percentile CI of the mean over ``episodes`` ((scores, multi-hot labels) each) of MMAction2's
+    multi-label mAP (``protocols.multilabel.mean_ap``); the same video draw as top-1."""
+    from protocols.multilabel import mean_ap
+
+    rng = np.random.default_rng(seed)
+    per = []
+    for scores, labels in episodes:
+        idx = resample_indices(len(labels), rng, resamples)
+        per.append([mean_ap(scores[i], labels[i]) for i in idx])
+    return _interval(np.mean(per, axis=0))
+
+
+def paired_bootstrap_map(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple[np.ndarray, np.ndarray]],
+                         seed: int = SEED, resamples: int = RESAMPLES) -> dict[str, float | list[float]]:
+    """``paired_bootstrap`` for multi-label mAP: ``a``/``b`` per episode (scores, multi-hot labels), same videos."""
+    from protocols.multilabel import mean_ap
+
+    rng = np.random.default_rng(seed)
+    diffs, point = [], []
+    for (sa, la), (sb, _) in zip(a, b, strict=True):
+        idx = resample_indices(len(la), rng, resamples)
+        diffs.append([mean_ap(sb[i], la[i]) - mean_ap(sa[i], la[i]) for i in idx])
+        point.append(mean_ap(sb, la) - mean_ap(sa, la))
+    ci = _interval(np.mean(diffs, axis=0))
+    return {"diff": float(np.mean(point)), "ci": ci, "significant": bool(ci[0] > 0 or ci[1] < 0)}
