@@ -345,6 +345,10 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
         raise
     if is_rank_zero():  # in a multi-task job only rank 0 writes the record
         try:
+            if "predictions" not in record:  # issue 23: per-video predictions and CIs, written before the record
+                from bench import predictions
+
+                predictions.attach(record, store.root, work_dir, keep_scores=settings.keep_scores())
             store.write(record)
         except OSError as e:
             atomic_write_json(work_dir / PENDING_RECORD, record)

@@ -41,3 +41,22 @@ class BenchAccMetric(AccMetric):
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path.with_suffix(".npz"), scores=scores, labels=labels)
         path.with_suffix(".json").write_text(json.dumps({"per_class": per_class, "n": len(labels)}, indent=1))
+
+
+@METRICS.register_module()
+class BenchMultiLabelMetric(AccMetric):
+    """``AccMetric`` (multi-label mAP) that also dumps the scores (float32) and multi-hot labels to ``dump_path``
+    (NPZ), so that the run's per-video predictions can be kept and the mAP recomputed exactly (issue 23)."""
+
+    def __init__(self, *args, dump_path: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dump_path = dump_path
+
+    def compute_metrics(self, results: list) -> dict:
+        if self.dump_path:
+            scores = np.stack([np.asarray(r["pred"]["item"], dtype=np.float32) for r in results])
+            labels = np.stack([np.asarray(r["label"]) for r in results]).astype(np.uint8)
+            path = Path(self.dump_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path.with_suffix(".npz"), scores=scores, labels=labels)
+        return super().compute_metrics(results)

@@ -40,6 +40,7 @@ class Point:
     x: float | None
     y: float | None
     std: float | None = None
+    ci: tuple[float, float] | None = None  # one measured record's 95 % bootstrap CI (issue 23)
 
 
 def pareto_front(points: list[Point]) -> tuple[list[Point], list[Point]]:
@@ -78,8 +79,9 @@ def points_from_spec(spec: dict[str, Any], entries: list[Entry], per_view: bool 
         std = statistics.stdev(values) if len(values) > 1 else group[0].std
         xs = [_num(e.fields.get(xfield)) for e in group]
         label = " ".join(_label_part(k, group[0].fields.get(k)) for k in label_fields if _norm(group[0].fields.get(k)))
+        ci = group[0].ci if origin == "measured" and len(values) == 1 else None
         points.append(Point(label, _norm(group[0].fields.get(fam_field)) or "?", origin,
-                            next((x for x in xs if x is not None), None), statistics.fmean(values), std))
+                            next((x for x in xs if x is not None), None), statistics.fmean(values), std, ci))
     if not points:
         raise ConfigError(f"spec {spec['name']!r}: no selected row has metric {metric!r}")
     return points
@@ -151,8 +153,25 @@ def _scatter(ax, points: list[Point], style: dict[str, tuple[str, str]]) -> None
         filled = p.origin != "published"
         ax.scatter([p.x], [p.y], marker=marker, s=36, linewidths=1.2, edgecolors=[colour],
                    facecolors=[colour] if filled else "none", zorder=3)
-        if p.std:
+        if p.ci:  # a measured point's 95 % bootstrap CI, else the std over seeds / episodes
+            ax.errorbar([p.x], [p.y], yerr=[[p.y - p.ci[0]], [p.ci[1] - p.y]], fmt="none", ecolor=colour, lw=0.8,
+                        capsize=2, zorder=2)
+        elif p.std:
             ax.errorbar([p.x], [p.y], yerr=[p.std], fmt="none", ecolor=colour, lw=0.8, zorder=2)
+
+
+def inseparable(front: list[Point]) -> list[bool]:
+    """Per front point: whether its 95 % CI overlaps a front neighbour's (the front cannot tell them apart).
+
+    Points without a CI (published, several seeds) are never marked: nothing is known of their spread here.
+    Overlapping CIs are a conservative reading (two runs can differ significantly in a paired test while
+    their CIs overlap); ``bench compare`` gives the paired test of two runs."""
+    out = [False] * len(front)
+    for i in range(len(front) - 1):
+        a, b = front[i].ci, front[i + 1].ci
+        if a and b and a[0] <= b[1] and b[0] <= a[1]:
+            out[i] = out[i + 1] = True
+    return out
 
 
 def plot_pareto(spec_path: Path | str, per_view: bool = False, out: Path | str | None = None,
@@ -170,6 +189,11 @@ def plot_pareto(spec_path: Path | str, per_view: bool = False, out: Path | str |
     _scatter(ax, plotted, style)
     fx = [p.x for p in front] + [max(p.x for p in plotted) * 1.5]
     ax.step(fx, [p.y for p in front] + [front[-1].y], where="post", ls="--", color="0.4", lw=1, zorder=1)
+    tied = inseparable(front)
+    if any(tied):
+        ax.scatter([p.x for p, t in zip(front, tied) if t], [p.y for p, t in zip(front, tied) if t], s=140,
+                   facecolors="none", edgecolors="0.3", linewidths=0.8, ls=":", zorder=4,
+                   label="on the front, CI overlaps a front neighbour's")
     ax.set_xscale("log")
     ax.set_xlabel(X_LABEL[per_view])
     metric = (spec.get("plot") or {}).get("metric") or "top1"
@@ -192,12 +216,14 @@ def plot_pareto(spec_path: Path | str, per_view: bool = False, out: Path | str |
     with open(front_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["on_front", "label", "family", "origin", "gflops_per_view" if per_view else "gflops_total",
-                    metric, "std"])
-        for p in front:
-            w.writerow(["yes", p.label, p.family, p.origin, p.x, p.y, "" if p.std is None else p.std])
+                    metric, "std", "ci_low", "ci_high", "inseparable_from_neighbour"])
+        ci = lambda p: ["", ""] if p.ci is None else list(p.ci)  # noqa: E731
+        for p, t in zip(front, tied):
+            w.writerow(["yes", p.label, p.family, p.origin, p.x, p.y, "" if p.std is None else p.std, *ci(p), t])
         for p in left_out:
-            w.writerow(["left_out", p.label, p.family, p.origin, p.x, p.y, "" if p.std is None else p.std])
-    return {"figures": paths, "front_csv": front_csv, "front": front, "left_out": left_out}
+            w.writerow(["left_out", p.label, p.family, p.origin, p.x, p.y, "" if p.std is None else p.std, *ci(p),
+                        ""])
+    return {"figures": paths, "front_csv": front_csv, "front": front, "left_out": left_out, "inseparable": tied}
 
 
 def _x_value(fields: dict[str, Any], xspec: dict[str, Any]) -> float | None:
@@ -228,13 +254,19 @@ def plot_axis(spec_path: Path | str, out: Path | str | None = None, results: Pat
     cmap = plt.get_cmap("tab10")
     drawn = 0
     for i, s in enumerate(series):
-        pts = [(_x_value(e.fields, xspec), e.value) for e in entries
+        sel = [(_x_value(e.fields, xspec), e) for e in entries
                if e.origin == s.get("origin", e.origin) and matches(e.fields, s.get("where"))]
-        pts = [(x, y) for x, y in pts if x is not None]
+        sel = [(x, e) for x, e in sel if x is not None]
+        pts = [(x, e.value) for x, e in sel]
         if not pts:
             continue
         drawn += 1
         filled = s.get("origin") == "measured"
+        bars = [(x, e) for x, e in sel if e.ci]
+        if bars:  # measured points' 95 % bootstrap CIs (issue 23)
+            ax.errorbar([x for x, _ in bars], [e.value for _, e in bars], fmt="none", ecolor=cmap(i), lw=0.8,
+                        capsize=2, zorder=2, yerr=[[e.value - e.ci[0] for _, e in bars],
+                                                   [e.ci[1] - e.value for _, e in bars]])
         ax.scatter([x for x, _ in pts], [y for _, y in pts], s=30, marker=MARKERS[i], edgecolors=[cmap(i)],
                    facecolors=[cmap(i)] if filled else "none", zorder=3, label=s["name"])
         xs = sorted({x for x, _ in pts})

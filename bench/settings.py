@@ -88,3 +88,12 @@ def weights_entry(tag: str) -> str | None:
     if env:
         return env
     return (user_config().get("weights") or {}).get(tag)
+
+
+def keep_scores() -> bool:
+    """Keep the full score matrix (float16) in each run's prediction file: ``$BENCH_KEEP_SCORES=1`` (set by
+    ``bench run --keep-scores``) or ``keep_scores: true`` in the user config (issue 23)."""
+    env = os.environ.get("BENCH_KEEP_SCORES")
+    if env is not None:
+        return env.strip().lower() in ("1", "true", "yes")
+    return bool(user_config().get("keep_scores", False))

@@ -27,7 +27,8 @@ from bench.errors import ConfigError, ValidationError
 
 DASH = "—"
 PERCENT_METRICS = {"top1", "top5", "mAP", "mean_class_acc", "map"}
-SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot"}
+SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot",
+             "reference"}
 DEFAULT_FMT = {"gflops_total": ".0f", "gflops_per_view": ".1f", "params_m": ".0f", "frames": "d"}
 
 
@@ -40,6 +41,7 @@ class Entry:
     metric: str
     value: float
     std: float | None = None
+    ci: tuple[float, float] | None = None  # a measured record's 95 % bootstrap CI (record ``stats``, issue 23)
 
 
 @dataclass
@@ -60,6 +62,10 @@ class Table:
     origins: list[str]
     footnotes: list[str] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
+    measured: list[list[Entry]] = field(default_factory=list)  # per row: its measured entries (issue 23)
+    row_keys: list[dict[str, str]] = field(default_factory=list)  # per row: its ``rows.key`` values
+    references: list[int] = field(default_factory=list)  # the rows differences are taken against (``reference``)
+    diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
 
 # Row marks for measured numbers computed another way than the default (issue 18): mark, field, value, footnote.
@@ -90,6 +96,11 @@ def load_spec(path: Path | str) -> dict[str, Any]:
         raise ConfigError(f"table spec {path}: unknown keys {sorted(unknown)}; accepted: {sorted(SPEC_KEYS)}")
     if "published" not in spec and "measured" not in spec:
         raise ConfigError(f"table spec {path} selects nothing: give 'published' and/or 'measured'")
+    ref = spec.get("reference")
+    if ref is not None and (not isinstance(ref, dict) or not isinstance(ref.get("where"), dict) or not ref["where"]
+                            or set(ref) - {"where", "metrics"}):
+        raise ConfigError(f"table spec {path}: reference={ref!r}; expected {{where: {{<row field>: <value>}}, "
+                          f"metrics: [top1, ...] (optional)}}: the measured row the other rows are compared with")
     for i, col in enumerate(spec.get("columns") or []):
         if not isinstance(col, dict) or "name" not in col or not ({"metric", "field"} & set(col)):
             raise ConfigError(f"table spec {path}: column {i} ({col!r}) needs 'name' and 'metric' or 'field'")
@@ -170,10 +181,13 @@ def measured_entries(records: list[dict[str, Any]]) -> list[Entry]:
     for rec in records:
         fields = record_fields(rec)
         metrics = rec.get("metrics") or {}
+        cis = ((rec.get("stats") or {}).get("ci") or {}) if isinstance(rec.get("stats"), dict) else {}
         for k, v in metrics.items():
             if k.endswith("_std") or isinstance(v, bool) or _num(v) is None or isinstance(v, dict | list):
                 continue
-            entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std"))))
+            ci = cis.get(k) if isinstance(cis.get(k), list | tuple) and len(cis.get(k)) == 2 else None
+            entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std")),
+                                 tuple(float(x) for x in ci) if ci else None))
     return entries
 
 
@@ -355,7 +369,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         raise ConfigError(f"table spec {spec['name']!r} declares no columns")
     key = (spec.get("rows") or {}).get("key") or DEFAULT_KEY
     notes: list[str] = []
-    rows, origins, labels, marks = [], [], [], []
+    rows, origins, labels, marks, measured_of, is_ref, row_keys = [], [], [], [], [], [], []
+    ref_where = (spec.get("reference") or {}).get("where")
     for group in _row_groups(entries, key):
         label = " ".join(_norm(group[0].fields.get(k)) for k in key if _norm(group[0].fields.get(k)))
         cells = [_metric_cell(c, group, notes, label) if "metric" in c else _field_cell(c, group) for c in cols]
@@ -367,6 +382,10 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         rows.append(cells)
         origins.append("both" if len(kinds) > 1 else kinds.pop())
         labels.append(label)
+        measured = [e for e in group if e.origin == "measured"]
+        measured_of.append(measured)
+        row_keys.append({k: _norm(group[0].fields.get(k)) for k in key})
+        is_ref.append(bool(ref_where) and bool(measured) and all(matches(e.fields, ref_where) for e in measured))
     if not rows:
         raise ConfigError(f"table spec {spec['name']!r}: no selected row has any of the metrics "
                           f"{[c['metric'] for c in cols if 'metric' in c]}; metrics present: "
@@ -379,7 +398,13 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
         j, desc = names.index(s["by"]), s.get("order", "asc") == "desc"
         order = sorted(range(len(rows)), key=lambda i: _sort_key(rows[i][j].value, desc))
         rows, origins, marks = [rows[i] for i in order], [origins[i] for i in order], [marks[i] for i in order]
+        measured_of, is_ref = [measured_of[i] for i in order], [is_ref[i] for i in order]
+        row_keys = [row_keys[i] for i in order]
+        labels = [labels[i] for i in order]
     _rank(rows, cols)
+    references = [i for i, r in enumerate(is_ref) if r]
+    if ref_where and not references and any(measured_of):
+        notes.append(f"no Δ column: the reference row (reference.where {ref_where}) is not measured (yet)")
     if any(c.value is None for r in rows for c in r):
         notes.insert(0, f"{DASH}: not reported by the paper, or not measured (yet) by this harness")
     if any(o != "published" for o in origins):
@@ -388,7 +413,8 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
     for m, _, _, note in reversed(MARKS):
         if any(m in x for x in marks):
             notes.insert(0, note)
-    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks)
+    return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, measured_of,
+                 row_keys, references)
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:
@@ -407,6 +433,10 @@ def render(spec_path: Path | str, out: Path | str | None = None, results: Path |
     spec = load_spec(spec_path)
     table = build_table(spec, select(spec, results, published_dir, labels))
     root = Path(results) if results is not None else settings.results_dir()
+    if table.references:
+        from bench.paired import add_differences
+
+        add_differences(table, spec, root)
     out_dir = Path(out) if out else root / "tables" / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: out_dir / f"{table.name}.{ext}" for ext in ("md", "tex", "csv")}

@@ -99,6 +99,8 @@ def test_map(ctx: engine.RunContext, episode: Episode, model, views: tuple[int, 
     """mAP (percent) of ``model`` on the episode's multi-label test list, and the number of test videos."""
     cfg = engine.episode_config(ctx, episode, views, name=name)
     cfg.test_dataloader["dataset"].update(multi_class=True, num_classes=len(episode.classes))
-    cfg.test_evaluator = dict(type="AccMetric", metric_list=("mean_average_precision",))
+    # AccMetric's mAP, with the scores and labels dumped for the run's prediction file (issue 23)
+    cfg.test_evaluator = dict(type="BenchMultiLabelMetric", metric_list=("mean_average_precision",),
+                              dump_path=cfg.test_evaluator["dump_path"])
     raw = engine.build_runner(cfg, model=model).test()
     return 100 * float(raw["acc/mean_average_precision"]), len(read_multilabel_list(episode.test.ann_file))

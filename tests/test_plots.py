@@ -111,3 +111,13 @@ def test_cli_plot(results, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Pareto front: B" in out and "left out" in out
     assert main(["plot", "classes", "r1", "r2", "--results", str(results), "--out", str(tmp_path / "f")]) == 0
+
+
+def test_front_points_whose_cis_overlap_are_marked_inseparable():
+    from bench.plots import Point, inseparable
+
+    a = Point("a", "f", "measured", 1.0, 70.0, ci=(66.0, 74.0))
+    b = Point("b", "f", "measured", 2.0, 72.0, ci=(68.0, 76.0))  # overlaps a
+    c = Point("c", "f", "measured", 4.0, 85.0, ci=(82.0, 88.0))  # clear of b
+    d = Point("d", "f", "published", 8.0, 86.0)  # no CI: never marked
+    assert inseparable([a, b, c, d]) == [True, True, False, False]

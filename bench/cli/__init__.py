@@ -15,7 +15,8 @@ import sys
 from bench.errors import BenchError
 
 # Areas whose modules add subcommands; each is optional while the project grows.
-AREAS = ("run", "status", "ls", "validate", "flops", "tables", "plot", "data", "text", "cache", "weights")
+AREAS = ("run", "status", "ls", "validate", "flops", "tables", "plot", "data", "text", "cache", "weights",
+         "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,10 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", help="only cells whose case or run id matches this glob")
     p.add_argument("--wait", action="store_true", help="follow the jobs until they end, then build table/plot")
     p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+    p.add_argument("--keep-scores", action="store_true",
+                   help="keep each test video's full score matrix (float16) in results/predictions/<run id>.npz")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "keep_scores", False):
+        import os
+
+        os.environ["BENCH_KEEP_SCORES"] = "1"  # read by the job (bench.settings.keep_scores); jobs inherit it
     if args.grid:
         from bench.cli.grid_run import run_grid
 
@@ -94,6 +100,10 @@ def run_single(args: argparse.Namespace) -> int:
 def print_metrics(record: dict[str, Any]) -> None:
     shown = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
     print(json.dumps(shown, indent=2, sort_keys=True))
+    ci = (record.get("stats") or {}).get("ci")
+    if ci:  # issue 23: the 95 % bootstrap CIs of the headline metrics
+        print("95% bootstrap CI over test videos: " + ", ".join(
+            f"{k} [{lo:.1f}, {hi:.1f}]" for k, (lo, hi) in ci.items()))
     flops = record.get("flops") or {}
     if flops:
         print(f"GFLOPs per view: {flops.get('gflops_per_view')}  views: {flops.get('views')}  "
