@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     if not (root / "list.txt").exists():
         make_videos(root, args.videos)
-    print(f"videos: {args.videos} x 340x256, 10 s, 30 fps, H.264 in {root} ({time.perf_counter() - t0:.1f} s to "
-          f"write); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    n = len(list(root.glob("*.mp4")))
+    print(f"videos: {n} x 340x256, 10 s, 30 fps, H.264 in {root} ({time.perf_counter() - t0:.1f} s to write); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     out = {}
     for i, frames in enumerate(args.frames):
         (h, hc), (m, mc), (d, dc) = (harness_rate(root, args.method, frames, args.clips, args.batch),
