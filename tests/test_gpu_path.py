@@ -48,3 +48,9 @@ def test_the_paper_profile_gives_each_loader_worker_a_cpu():
         prof = load_profile(name)
         workers = max(load_config(m, s).train_dataloader["num_workers"] for m, s in REAL_SIZES)
         assert prof["cpus_per_task"] >= workers + 1, (name, prof["cpus_per_task"], workers)
+
+
+@pytest.mark.parametrize("size", [s for s in get_method("ftp").sizes if s != "tiny"])
+def test_ftp_ddp_looks_for_the_parameters_a_stage_leaves_unused(size):
+    cfg = load_config("ftp", size)
+    assert cfg.model_wrapper_cfg == {"type": "MMDistributedDataParallel", "find_unused_parameters": True}
