@@ -1,6 +1,6 @@
 """``bench flops`` on every shipped real-size config: wall and CPU time of each, GFLOPs, the slowest.
 
-Usage: ``python benchmarks/flops_configs.py [--only SUBSTRING ...] [--threads N]``
+Usage: ``python benchmarks/flops_configs.py [--only SUBSTRING ...] [--skip SUBSTRING ...] [--threads N]``
 
 Each config runs as ``bench flops <config> --random-init --json`` in its own process (imports,
 random-init build and the count; nothing is read or downloaded). Target: at most 60 s each on a
@@ -29,6 +29,7 @@ def real_size_configs() -> list[Path]:
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=[], help="configs whose file name contains one of these")
+    ap.add_argument("--skip", nargs="*", default=[], help="configs whose file name contains one of these are skipped")
     ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each count")
     args = ap.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     bench = [sys.executable, "-m", "bench.cli"]
     rows = []
     for cfg in real_size_configs():
-        if args.only and not any(s in cfg.name for s in args.only):
+        if (args.only and not any(s in cfg.name for s in args.only)) or any(s in cfg.name for s in args.skip):
             continue
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
