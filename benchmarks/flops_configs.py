@@ -47,11 +47,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         row = {"config": cfg.name, "wall_s": wall, "cpu_s": cpu, "rc": out.returncode}
-        try:
-            rec = json.loads(out.stdout[out.stdout.index("{"):])
+        try:  # the record is the last block that opens a line with "{" (logs may print dicts before it)
+            text = "\n" + out.stdout
+            rec = json.loads(text[text.rindex("\n{") + 1:])
             row.update(gflops_per_view=rec["gflops_per_view"], uncounted=rec["uncounted_ops"])
         except (ValueError, KeyError):
-            row["error"] = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            lines = (out.stderr + out.stdout).strip().splitlines()
+            errors = [ln for ln in lines if ln.startswith("error") or "Error" in ln]
+            row["error"] = (errors or lines or ["(no output)"])[-1]
         rows.append(row)
         print(f"{cfg.name:42s} wall {wall:6.1f} s  cpu {cpu:6.1f} s  "
               + (f"{row['gflops_per_view']:9.1f} GFLOPs/view" if "gflops_per_view" in row else f"ERROR {row['error']}")
