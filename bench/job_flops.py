@@ -12,6 +12,7 @@ model, so an L/14 is counted once per machine, not once per cell.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -77,13 +78,32 @@ FLOPS_CACHE_VERSION = 1
 
 def model_identity(model_cfg: dict[str, Any], input_shape, views: str, text_modules, teacher_modules) -> dict:
     """What a FLOPs count depends on: the resolved model config (weights stripped), the input, the views,
-    the module lists, the counter's version, and the text artefacts loaded in this process (alt's entity
-    corpus sets the size of its aligner, and is not in the config)."""
+    the module lists, the counter's version, the code (``code_hash``), and the text artefacts loaded in this
+    process (alt's entity corpus sets the size of its aligner, and is not in the config)."""
     from bench.text.build import LOADED
 
     return {"model": model_cfg, "input_shape": list(input_shape), "views": views,
             "text_modules": list(text_modules), "teacher_modules": list(teacher_modules),
-            "version": FLOPS_CACHE_VERSION, "text_artefacts": sorted(json.dumps(e, sort_keys=True) for e in LOADED)}
+            "version": FLOPS_CACHE_VERSION, "code": code_hash(),
+            "text_artefacts": sorted(json.dumps(e, sort_keys=True) for e in LOADED)}
+
+
+@functools.cache
+def code_hash() -> str:
+    """sha256 of the sources a count depends on (the methods, the counter, the model helpers) and the library
+    versions: a changed model or counter never reuses an older count, however its git state reads."""
+    import fvcore
+    import mmaction
+    import torch
+
+    repo = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"{torch.__version__}|{mmaction.__version__}|{getattr(fvcore, '__version__', '')}".encode())
+    files = [*sorted((repo / "methods").rglob("*.py")), repo / "bench" / "flops.py",
+             *sorted((repo / "bench" / "models").glob("*.py"))]
+    for f in files:
+        h.update(str(f.relative_to(repo)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _cache_path(identity: dict) -> Path:

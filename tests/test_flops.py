@@ -164,3 +164,26 @@ def test_cli_counts_a_config_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 multiply-add (MAC) = 1 FLOP" in out and "UNCOUNTED ops" in out
     assert main(["flops", str(tmp_path / "missing.py")]) == 2
+
+
+@pytest.mark.parametrize("method", ["clip_meanpool", "alt", "bike", "ftp", "vlc"])
+def test_shape_only_trace_gives_the_same_count_as_real_arithmetic(method):
+    """The default trace skips the arithmetic of matrix products; the graph fvcore counts must not change."""
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+
+    import methods  # noqa: F401
+    from bench.method import get_method, load_config
+    from bench.models.class_text import shape_only
+
+    register_all_modules()
+    cfg = load_config(method, "tiny")
+    with shape_only():
+        model = MODELS.build(cfg.model).eval()
+    info = get_method(method)
+    shape = (3, int(cfg.get("num_frames") or 8), int(cfg.get("img_size") or 64), int(cfg.get("img_size") or 64))
+    kw = dict(text_modules=info.text_modules, exclude_modules=info.teacher_modules)
+    fast, real = count_recognizer(model, shape, fast=True, **kw), count_recognizer(model, shape, fast=False, **kw)
+    assert fast.gflops_per_view == real.gflops_per_view and fast.by_operator == real.by_operator
+    assert fast.by_module == real.by_module and fast.uncounted_ops == real.uncounted_ops
+    assert fast.params_inference_m == real.params_inference_m and fast.ignored_ops == real.ignored_ops

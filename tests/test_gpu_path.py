@@ -36,6 +36,24 @@ def test_mmengine_builds_the_wrapper_with_bfloat16_autocast(monkeypatch):
     assert wrapper.clip_grad_kwargs == dict(cfg.optim_wrapper["clip_grad"])
 
 
+@pytest.mark.parametrize("method", ["alt", "bike", "ftp", "vlc"])
+def test_each_methods_optimiser_constructor_keeps_amp_bfloat16(monkeypatch, method):
+    """The methods' own constructors (ftp's per-stage groups) build the real-size wrapper as AMP bf16 too."""
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+
+    import methods  # noqa: F401
+
+    monkeypatch.setattr(amp_optimizer_wrapper, "is_cuda_available", lambda: True)
+    register_all_modules()
+    model = MODELS.build(load_config(method, "tiny").model)  # same module names as the real sizes
+    size = next(s for s in get_method(method).sizes if s != "tiny")
+    wrapper = build_optim_wrapper(model, load_config(method, size).optim_wrapper)
+    assert isinstance(wrapper, AmpOptimWrapper) and wrapper.cast_dtype == torch.bfloat16
+
+
 def test_tiny_configs_stay_fp32_on_cpu():
     for m in ("clip_meanpool", "alt", "bike", "ftp", "vlc"):
         assert load_config(m, "tiny").optim_wrapper.get("type", "OptimWrapper") == "OptimWrapper"
@@ -44,7 +62,13 @@ def test_tiny_configs_stay_fp32_on_cpu():
 def test_the_paper_profile_gives_each_loader_worker_a_cpu():
     from bench.profiles import load_profile
 
+    workers = max(load_config(m, s).train_dataloader["num_workers"] for m, s in REAL_SIZES)
     for name in ("paper", "paper_multigpu"):
         prof = load_profile(name)
-        workers = max(load_config(m, s).train_dataloader["num_workers"] for m, s in REAL_SIZES)
         assert prof["cpus_per_task"] >= workers + 1, (name, prof["cpus_per_task"], workers)
+
+
+@pytest.mark.parametrize("size", [s for s in get_method("ftp").sizes if s != "tiny"])
+def test_ftp_ddp_looks_for_the_parameters_a_stage_leaves_unused(size):
+    cfg = load_config("ftp", size)
+    assert cfg.model_wrapper_cfg == {"type": "MMDistributedDataParallel", "find_unused_parameters": True}

@@ -19,7 +19,7 @@ def test_shipped_profiles_load_with_every_field(name):
 
 def test_shipped_profiles_hold_what_the_docs_promise():
     paper = profiles.load_profile("paper")
-    assert (paper["gpus_per_node"], paper["cpus_per_task"], paper["mem_gb"], paper["timeout_min"]) == (1, 8, 64, 1440)
+    assert (paper["gpus_per_node"], paper["cpus_per_task"], paper["mem_gb"], paper["timeout_min"]) == (1, 10, 64, 1440)
     multi = profiles.load_profile("paper_multigpu")
     assert (multi["gpus_per_node"], multi["tasks_per_node"]) == (4, 4)
     cluster = profiles.load_profile("local_cluster")

@@ -86,3 +86,7 @@ optim_wrapper.update(type="AmpOptimWrapper", dtype="bfloat16")
 train_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
 test_dataloader.update(num_workers=8, persistent_workers=True, pin_memory=True)
 compile = False
+# DDP: stage 1 trains the processors and aligners and leaves the integration layers and head without a gradient,
+# stage 2 the reverse, so DDP must look for unused parameters (one autograd-graph walk per step; nothing else
+# keeps the ranks' gradients correct: a zero-weighted loss term would advance AdamW's step counts of the idle group)
+model_wrapper_cfg = dict(type="MMDistributedDataParallel", find_unused_parameters=True)
