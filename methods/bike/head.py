@@ -140,7 +140,7 @@ class BIKEHead(BaseHead):
         self.class_names: list[str] = []
         # class embeddings are computed on first use, through the text-embedding cache (bench.models.class_text)
         self.video_text = LazyClassText(
-            f"open_clip:{clip_arch}", encoder, "bike/video_categories", [category_template],
+            f"open_clip:{clip_arch}", encoder, f"bike/video_categories/{vcs_words}", [category_template],
             compute=self._video_categories, placeholder=self._video_categories_shape, cache=category_frozen,
             probe=self._text_probe)
         self.attr_text = LazyClassText(

@@ -280,6 +280,8 @@ def test_every_clip_parameter_of_every_bike_config_is_at_the_clip_rate():
             h = cfg.model.cls_head
             for node in (cfg.model.backbone, h, h.attributes.encoder, h.attributes.teacher):
                 node.clip_arch, node.clip_weights = TINY, None  # the groups depend on names, not on sizes
+            if cfg.model.backbone.get("temporal_weights"):  # the released-model size (b16_8f_release)
+                cfg.model.backbone.temporal_weights = None
             h.class_names, h.attributes.lexicon, h.attributes.cache = list(NAMES), list(LEXICON), False
             for key, val in head_over.items():
                 if key.startswith("attributes."):
@@ -287,7 +289,10 @@ def test_every_clip_parameter_of_every_bike_config_is_at_the_clip_rate():
                 else:
                     h[key] = val
             model = _build(cfg.model)
-            wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+            ow = cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, "to_dict") else dict(cfg.optim_wrapper)
+            if ow.get("type") == "AmpOptimWrapper":  # GPU-only wrapper (bf16 autocast); same parameter groups
+                ow = {k: v for k, v in ow.items() if k not in ("dtype", "loss_scale")} | {"type": "OptimWrapper"}
+            wrapper = build_optim_wrapper(model, ow)
             base = cfg.optim_wrapper.optimizer.lr
             lr_of = {id(p): grp["lr"] for grp in wrapper.optimizer.param_groups for p in grp["params"]}
             wd_of = {id(p): grp["weight_decay"] for grp in wrapper.optimizer.param_groups for p in grp["params"]}
