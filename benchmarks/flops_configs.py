@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row["error"] = (errors or lines or ["(no output)"])[-1]
         rows.append(row)
         print(f"{cfg.name:42s} wall {wall:6.1f} s  cpu {cpu:6.1f} s  "
-              + (f"{row['gflops_per_view']:9.1f} GFLOPs/view" if "gflops_per_view" in row else f"ERROR {row['error']}")
+              + (f"{row['gflops_per_view']:9.1f} GFLOPs/view" if "gflops_per_view" in row
+                 else f"ERROR rc={out.returncode} {row['error']}")
               + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
     if rows:
         slow = max(rows, key=lambda r: r["wall_s"])
