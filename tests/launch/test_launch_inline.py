@@ -104,6 +104,6 @@ def test_slurm_executor_writes_the_sbatch_options(tmp_path):
     ex = launch.make_executor("slurm", load_profile("paper", {"account": "proj1", "setup": ["module load cuda"]}),
                               tmp_path)
     script = ex._executor._make_submission_file_text("python -m x", "UID")
-    for line in ("--gpus-per-node=1", "--cpus-per-task=8", "--mem=64GB", "--time=1440", "--partition=gpu",
+    for line in ("--gpus-per-node=1", "--cpus-per-task=10", "--mem=64GB", "--time=1440", "--partition=gpu",
                  "--account=proj1", "--signal=USR2@120", "--ntasks-per-node=1", "module load cuda"):
         assert line in script, line
