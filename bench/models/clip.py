@@ -74,11 +74,8 @@ def synthetic_weights(tag: str) -> Path:
 
 @functools.lru_cache(maxsize=32)
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
