@@ -117,6 +117,11 @@ _ACCEPTED = {"bool": "true or false", "int": "an integer", "float": "a number", 
              "list": "a list", "mapping": "a mapping"}
 
 
+# Kinds of default an override may set to null: a string (a weights field set to null means random
+# initialisation) and a mapping (a component set to null is switched off, e.g. ``model.blending=None``,
+# as MMEngine configs do).
+NULLABLE_KINDS = ("str", "mapping")
+
 # Config fields whose documented type is a union (the last key of the dotted override -> accepted kinds):
 # class names are a label file's name or the names themselves; a lexicon is a named list, a file or the words.
 UNION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -130,7 +135,8 @@ def check_override(key: str, value: Any, default: Any, where: str) -> Any:
 
     Accepted: anything for a null default; for a float default any number (stored as float); for an int
     default an integer; for a bool default a bool; for a string default a string, or null (a weights
-    field set to null means random initialisation); for a list default a list; for a mapping a mapping.
+    field set to null means random initialisation); for a list default a list; for a mapping default a
+    mapping, or null (the component switched off).
     """
     dk, vk = _kind(default), _kind(value)
     if dk == "null" or dk not in _ACCEPTED:
@@ -143,8 +149,8 @@ def check_override(key: str, value: Any, default: Any, where: str) -> Any:
                           + " or ".join(_ACCEPTED[k] for k in union))
     if dk == "float" and vk in ("int", "float"):
         return float(value)
-    if dk == vk or (dk == "str" and vk == "null"):
+    if dk == vk or (dk in NULLABLE_KINDS and vk == "null"):
         return value
-    accepted = _ACCEPTED[dk] + (" or null" if dk == "str" else "")
+    accepted = _ACCEPTED[dk] + (" or null" if dk in NULLABLE_KINDS else "")
     raise ConfigError(f"override {key}={value!r} (from {where}) has type {vk}, but the default it replaces is "
                       f"{default!r} ({dk}); accepted: {accepted}")
