@@ -123,9 +123,10 @@ _ACCEPTED = {"bool": "true or false", "int": "an integer", "float": "a number", 
 NULLABLE_KINDS = ("str", "mapping")
 
 # Config fields whose documented type is a union (the last key of the dotted override -> accepted kinds):
-# class names are a label file's name or the names themselves; a lexicon is a named list, a file or the words.
+# class names are a label file's name, the names themselves, or a mapping naming their dataset;
+# a lexicon is a named list, a file or the words.
 UNION_FIELDS: dict[str, tuple[str, ...]] = {
-    "class_names": ("str", "list"),
+    "class_names": ("str", "list", "mapping"),
     "lexicon": ("str", "list"),
 }
 
