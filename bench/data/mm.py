@@ -50,17 +50,23 @@ class CheckedVideoDataset(VideoDataset):
             os.unlink(tmp.name)
 
     def prepare_data(self, idx: int):
-        try:
-            return super().prepare_data(idx)
-        except Exception as e:  # noqa: BLE001 - any decoder error is reported below
-            path = self.get_data_info(idx).get("filename")
-            if self.test_mode:
-                raise VideoDecodeError(f"test video {path} failed to decode: {type(e).__name__}: {e}") from e
-            if self.failure_log:
-                line = json.dumps({"path": path, "error": f"{type(e).__name__}: {e}", "pid": os.getpid()})
-                with open(self.failure_log, "a") as f:
-                    f.write(line + "\n")
-            return None
+        return prepare_or_report(self, idx, super().prepare_data)
+
+
+def prepare_or_report(dataset, idx: int, prepare):
+    """``prepare(idx)``; a decode failure stops a test set (naming the video) and, in training, is logged
+    (one JSON line, safe across workers) and answered with None so MMEngine refetches another sample."""
+    try:
+        return prepare(idx)
+    except Exception as e:  # noqa: BLE001 - any decoder error is reported below
+        path = dataset.get_data_info(idx).get("filename")
+        if dataset.test_mode:
+            raise VideoDecodeError(f"test video {path} failed to decode: {type(e).__name__}: {e}") from e
+        if dataset.failure_log:
+            line = json.dumps({"path": path, "error": f"{type(e).__name__}: {e}", "pid": os.getpid()})
+            with open(dataset.failure_log, "a") as f:
+                f.write(line + "\n")
+        return None
 
 
 # Steps whose output differs from call to call: never memoized.

@@ -21,8 +21,6 @@ smoothing (which vlc's appendix A.5 excludes):
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
 
@@ -33,7 +31,6 @@ from mmcv.transforms import BaseTransform
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from bench.data.mm import VideoDecodeError
 from bench.errors import ConfigError
 
 NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "mask_token")  # UMT's model.no_weight_decay()
@@ -92,17 +89,9 @@ class CheckedRepeatAugDataset(RepeatAugDataset):
         super().__init__(*args, num_repeats=num_repeats, sample_once=sample_once, **kwargs)
 
     def prepare_data(self, idx: int):
-        try:
-            return super().prepare_data(idx)
-        except Exception as e:  # noqa: BLE001 - any decoder error is reported below
-            path = self.get_data_info(idx).get("filename")
-            if self.test_mode:
-                raise VideoDecodeError(f"test video {path} failed to decode: {type(e).__name__}: {e}") from e
-            if self.failure_log:
-                line = json.dumps({"path": path, "error": f"{type(e).__name__}: {e}", "pid": os.getpid()})
-                with open(self.failure_log, "a") as f:
-                    f.write(line + "\n")
-            return None
+        from bench.data.mm import prepare_or_report
+
+        return prepare_or_report(self, idx, super().prepare_data)
 
 
 def vit_layer_id(name: str, num_layers: int, vit_prefix: str = "backbone.net.") -> int:
