@@ -146,9 +146,11 @@ class LazyClassText:
         if not self.cache:
             return self._run()
         from bench.models.cache import TextEmbeddingCache
+        from bench.models.clip import activation_of
 
         cache = TextEmbeddingCache(self.encoder, module_hash(self.module))
-        key = {"variant": self.variant, "templates": self.templates, "names": self.names}
+        key = {"variant": self.variant, "templates": self.templates, "names": self.names,
+               "activation": activation_of(self.module)}
         return cache.encode_group(key, self._run)
 
 

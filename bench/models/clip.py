@@ -116,6 +116,43 @@ def clip_uses_quick_gelu(arch: str, origin: str) -> bool:
     return origin == "openai" or arch.endswith("-quickgelu")
 
 
+def activation_of(module: torch.nn.Module) -> str:
+    """The MLP activation a built CLIP (or any part of it) runs: ``QuickGELU``, ``GELU``, both, or ``none``.
+
+    Cache keys of what a CLIP computes carry it: the weights' hash alone cannot tell an OpenAI file built
+    with QuickGELU (its activation) from the same file built with GELU (what an arch string alone gives).
+    """
+    from open_clip.transformer import QuickGELU
+
+    found = {"QuickGELU" if isinstance(m, QuickGELU) else "GELU"
+             for m in module.modules() if isinstance(m, (QuickGELU, torch.nn.GELU))}
+    return "+".join(sorted(found)) or "none"
+
+
+def clip_activation(arch: str, weights: str | None) -> str:
+    """The activation ``create_clip(arch, weights)`` builds with, without building it.
+
+    OpenAI-trained files: QuickGELU; otherwise the architecture's own (its open_clip config's ``quick_gelu``).
+    """
+    import open_clip
+
+    _register_configs()
+    path = resolve_weights(weights)
+    if path is not None:
+        from bench.models import weights as wmod
+
+        _, layout, _ = wmod.open_weights(str(weights), "clip", lazy=True)
+        if clip_uses_quick_gelu(arch, layout.origin):
+            return "QuickGELU"
+    cfg = open_clip.get_model_config(arch) or {}
+    return "QuickGELU" if cfg.get("quick_gelu") or arch.endswith("-quickgelu") else "GELU"
+
+
+def cache_name(arch: str, activation: str, part: str = "") -> str:
+    """The model name a cache entry is keyed by: ``open_clip:<arch>[/<part>]@<activation>``."""
+    return f"open_clip:{arch}{'/' + part if part else ''}@{activation}"
+
+
 def create_clip_apart(arch: str, weights: str | None = None) -> torch.nn.Module:
     """``create_clip`` for memoised builders: the caller's RNG is left as it was, random init is from seed 0.
 

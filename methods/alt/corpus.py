@@ -139,7 +139,10 @@ def embed_texts(texts: Sequence[str], clip_arch: str, clip_weights: str | None, 
     if path is None:  # random initialisation: nothing worth caching
         emb = encode(list(texts))
     else:
-        emb = TextEmbeddingCache(f"open_clip:{clip_arch}", file_sha256(str(path))).encode(list(texts), encode)
+        from bench.models.clip import activation_of, cache_name
+
+        emb = TextEmbeddingCache(cache_name(clip_arch, activation_of(text)), file_sha256(str(path))).encode(
+            list(texts), encode)
     return F.normalize(emb.float(), dim=-1)
 
 

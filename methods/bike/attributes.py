@@ -171,7 +171,10 @@ class AttributeGenerator(nn.Module):
 
         if not self.use_cache:
             return encode(self.phrases)
-        return TextEmbeddingCache(f"open_clip:{self.arch}", self.weights_hash).encode(self.phrases, encode)
+        from bench.models.clip import activation_of, cache_name
+
+        return TextEmbeddingCache(cache_name(self.arch, activation_of(clip)), self.weights_hash).encode(self.phrases,
+                                                                                                     encode)
 
     def train(self, mode: bool = True) -> AttributeGenerator:
         super().train(mode)
@@ -218,8 +221,9 @@ class AttributeGenerator(nn.Module):
 
         if self.use_cache:
             from bench.models.cache import TeacherFeatureCache
+            from bench.models.clip import activation_of, cache_name
 
-            cache = TeacherFeatureCache(f"open_clip:{self.arch}/visual", self.weights_hash)
+            cache = TeacherFeatureCache(cache_name(self.arch, activation_of(self.visual), "visual"), self.weights_hash)
             sampling = {"frames": self.num_frames, "how": "segment centres"}
             prep = {"size": self.image_size, "resize": "short side, centre crop", "mean": CLIP_MEAN, "std": CLIP_STD,
                     "pool": "mean of normalised frames"}

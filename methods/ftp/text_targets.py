@@ -151,7 +151,9 @@ def embed_texts(texts: list[str], arch: str, weights: str | None) -> torch.Tenso
         from bench.models.cache import state_dict_hash
 
         weights_hash = "random:" + state_dict_hash(build())
-    cache = TextEmbeddingCache(f"open_clip:{arch}", weights_hash)
+    from bench.models.clip import cache_name, clip_activation
+
+    cache = TextEmbeddingCache(cache_name(arch, clip_activation(arch, weights)), weights_hash)
 
     def encode(batch: list[str]) -> torch.Tensor:
         import open_clip

@@ -170,7 +170,7 @@ def collect(class_names: Sequence[str], text: dict[str, Any] | None, where: str 
 def embed_texts(texts: list[str], arch: str, weights: str | None) -> torch.Tensor:
     """L2-normalised embeddings of ``texts`` by the frozen CLIP text encoder, through the embedding cache."""
     from bench.models.cache import TextEmbeddingCache, file_sha256, state_dict_hash
-    from bench.models.clip import resolve_weights
+    from bench.models.clip import activation_of, cache_name, resolve_weights
     from methods.vlc.teacher import shared_clip
 
     if not texts:
@@ -178,7 +178,7 @@ def embed_texts(texts: list[str], arch: str, weights: str | None) -> torch.Tenso
     model = shared_clip(arch, weights)
     path = resolve_weights(weights)
     weights_hash = file_sha256(path) if path is not None else "random:" + state_dict_hash(model)
-    cache = TextEmbeddingCache(f"open_clip:{arch}", weights_hash)
+    cache = TextEmbeddingCache(cache_name(arch, activation_of(model)), weights_hash)
 
     def encode(batch: list[str]) -> torch.Tensor:
         import open_clip

@@ -115,11 +115,12 @@ class VLCRecognizer(Recognizer3D):
     def _teacher_cache(self):
         if self._cache is None and self._cache_opt and self.use_teacher:
             from bench.models.cache import file_sha256, state_dict_hash, teacher_cache_from_config
-            from bench.models.clip import resolve_weights
+            from bench.models.clip import activation_of, cache_name, resolve_weights
 
             path = resolve_weights(self.teacher.weights)
             wh = file_sha256(path) if path is not None else "random:" + state_dict_hash(self.teacher)
-            self._cache = teacher_cache_from_config(self._cache_opt, f"open_clip:{self.teacher.arch}/visual-vlc", wh)
+            name = cache_name(self.teacher.arch, activation_of(self.teacher), "visual-vlc")
+            self._cache = teacher_cache_from_config(self._cache_opt, name, wh)
         return self._cache
 
     def teacher_outputs(self, inputs: torch.Tensor, data_samples: Sequence[Any] | None) -> dict[str, torch.Tensor]:

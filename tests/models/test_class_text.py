@@ -143,3 +143,33 @@ def test_flops_trace_runs_no_text_encoder_and_counts_it_apart_per_prompt(calls):
     # the per-view count holds only the image side and the C x D cosine head
     frames = count_recognizer(model, (3, 4, 64, 64)).gflops_per_view
     assert frames == rep.gflops_per_view
+
+
+def test_class_text_cache_tells_the_same_weights_apart_by_activation(tmp_path, monkeypatch):
+    """One file built with QuickGELU (OpenAI's) and with GELU computes different text: two cache entries."""
+    import open_clip
+
+    from bench.models.class_text import LazyClassText
+    from bench.models.clip import _register_configs
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    _register_configs()
+    torch.manual_seed(0)
+    gelu = open_clip.create_model("vlbench-tiny-vit", pretrained=None)
+    quick = open_clip.create_model("vlbench-tiny-vit", pretrained=None, force_quick_gelu=True)
+    quick.load_state_dict(gelu.state_dict())  # the very same tensors
+    tok = open_clip.get_tokenizer("vlbench-tiny-vit")
+
+    def lazy(model):
+        def compute(names):
+            with torch.no_grad():
+                return {"embeds": model.encode_text(tok(list(names)))}
+        return LazyClassText("open_clip:vlbench-tiny-vit", model, "v", ["{}"], compute=compute,
+                             placeholder=lambda n: {"embeds": torch.zeros(len(n), 1)}, cache=True)
+
+    a, b = lazy(gelu), lazy(quick)
+    for x in (a, b):
+        x.set_names(["walking left", "jumping"])
+    ea, eb = a.get()["embeds"], b.get()["embeds"]
+    assert (a.encoder_calls, b.encoder_calls) == (1, 1)  # the second did not take the first's entry
+    assert not torch.allclose(ea, eb)  # and the entry it would have taken was wrong for it

@@ -60,6 +60,11 @@ def test_openai_torchscript_builds_quickgelu_clip_with_every_tensor(openai_b16, 
     model = create_clip("ViT-B-16", _tag(monkeypatch, "openai-vit-b-16", path))
     rep = model.weights_report
     assert (rep["layout"], rep["format"], rep["activation"]) == ("openai-clip", "torchscript", "QuickGELU")
+    # what the caches key by: the built model's activation, and the same without building it
+    from bench.models.clip import activation_of, clip_activation
+
+    assert activation_of(model) == clip_activation("ViT-B-16", "openai-vit-b-16") == "QuickGELU"
+    assert clip_activation("ViT-B-16", None) == "GELU"  # the arch string alone says GELU
     own = model.state_dict()
     assert set(own) == set(state) - {"input_resolution", "context_length", "vocab_size"}
     for k in own:
