@@ -48,9 +48,16 @@ def _load_oracle_plugins() -> None:
     _plugins_loaded = True
     for mod in ORACLE_PLUGINS:
         try:
-            importlib.import_module(mod)
+            plugin = importlib.import_module(mod)
         except ImportError as e:  # the dataset side may not be installed in a minimal checkout
             log.debug("oracle plugin %s not importable: %s", mod, e)
+            continue
+        # called, not left to the import's side effects: a plugin imported before this module (the
+        # synthetic world is imported by the data catalog long before any text is asked for) ran its
+        # module code when there was nothing to register into, and importing it again runs nothing
+        hook = getattr(plugin, "register_oracles", None)
+        if callable(hook):
+            hook()
 
 
 def _as_text(value: Any, where: str) -> str:

@@ -63,3 +63,20 @@ def test_files_take_precedence_over_the_oracle(world, tmp_path):
     f.write_text(json.dumps({"item": "jump", "prompt_id": "vlc/expand", "answer": "from file"}) + "\n")
     assert OfflineProvider(files=[f]).ask(_req("jump", "vlc/expand", view.name)) == "from file"
     assert oracle.calls == 0
+
+
+def test_the_synthetic_oracle_answers_whatever_was_imported_first(syn_k400):
+    """The world's oracle is found when the world was imported before the text layer (a fresh process)."""
+    import subprocess
+    import sys
+
+    code = ("import bench.data.synthetic.oracle, bench.data.catalog\n"  # the world first, the text layer after
+            "from bench.text.offline import OfflineProvider\n"
+            "from bench.text.request import TextRequest\n"
+            "from bench.data.catalog import get_dataset\n"
+            "ds = get_dataset('syn_k400')\n"
+            "name = ds.classes[0]\n"
+            "print(OfflineProvider().ask(TextRequest('p', item=name, prompt_id='alt/units', dataset='syn_k400')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip(), "the oracle gave an empty answer"
