@@ -23,8 +23,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("BENCH_WORK_DIR", str(_SESSION_ROOT / "work"))
     os.environ.setdefault("BENCH_CONFIG", str(_SESSION_ROOT / "no-user-config.yaml"))
     Path(os.environ["BENCH_CONFIG"]).touch()
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    # under pytest-xdist (``make test`` runs two workers on a 2-core machine) each worker takes one thread
+    os.environ.setdefault("OMP_NUM_THREADS", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n N --dist loadgroup``: the SLURM tests share one cluster and run on one worker,
+    one after another; every other file stays whole on one worker (its module fixtures are built once)."""
+    for item in items:
+        uses_slurm = item.get_closest_marker("slurm") or "slurm_cluster" in getattr(item, "fixturenames", ())
+        group = "slurm" if uses_slurm else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
