@@ -171,6 +171,11 @@ _SHAPES = {
     _aten.bmm.default: lambda a, b: [((int(a.shape[0]), int(a.shape[1]), int(b.shape[2])), a.dtype)],
     _aten.baddbmm.default: lambda c, a, b, **k: [((int(a.shape[0]), int(a.shape[1]), int(b.shape[2])), a.dtype)],
     _aten._scaled_dot_product_flash_attention_for_cpu.default: _flash_cpu_shapes,
+    # attention's softmax over (heads, L, L) is the one non-MAC op whose cost is quadratic in the tokens (vlc's
+    # 32-frame UMT: 12 x 6272^2 scores, ~1.9 GB a layer); its output has its input's shape
+    _aten._softmax.default: lambda x, dim, half_to_float: [(tuple(x.shape), torch.float32 if half_to_float
+                                                             else x.dtype)],
+    _aten._safe_softmax.default: lambda x, dim, dtype=None: [(tuple(x.shape), dtype or x.dtype)],
 }
 _CONVS = frozenset({torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d,
                     torch.conv1d, torch.conv2d, torch.conv3d, torch.nn.functional.conv_transpose1d,
@@ -178,10 +183,10 @@ _CONVS = frozenset({torch.nn.functional.conv1d, torch.nn.functional.conv2d, torc
 
 
 class _ShapesOnly(TorchDispatchMode):
-    """Below the tracer: matrix products and CPU attention return uninitialised outputs of their shape, uncomputed.
+    """Below the tracer: matrix products, softmax and CPU attention give uninitialised outputs of their shape.
 
     The jit tracer records each op (name, input and output shapes) above this mode, so fvcore sees the
-    same graph; only the arithmetic is skipped. Everything else (elementwise ops, norms, indexing) runs.
+    same graph; only the arithmetic is skipped. Everything else (other elementwise ops, norms, indexing) runs.
     """
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -345,7 +350,7 @@ def count_flops(
             module.train(was_training)
             raise ConfigError(f"fvcore could not trace {type(module).__name__} on inputs "
                               f"{[tuple(getattr(x, 'shape', ())) for x in inputs]}: {e}") from e
-        logging.getLogger(__name__).info("shape-only trace of %s failed (%s); tracing with real arithmetic",
+        logging.getLogger(__name__).warning("shape-only trace of %s failed (%s); tracing with real arithmetic",
                                          type(module).__name__, e)
         return count_flops(module, inputs, views=views, text_modules=text_modules,
                            exclude_modules=exclude_modules, max_depth=max_depth, fast=False)
