@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
-from torch.utils._pytree import tree_flatten
+from torch.utils._pytree import tree_flatten, tree_map
 
 from bench.errors import ConfigError
 
@@ -182,19 +182,47 @@ _CONVS = frozenset({torch.nn.functional.conv1d, torch.nn.functional.conv2d, torc
                     torch.nn.functional.conv_transpose2d, torch.nn.functional.conv_transpose3d})
 
 
+# Elementwise ops and norms (not counted by the MAC convention): on large activations they dominate a shape-only
+# trace (UniFormerV2-L/14 64x336: QuickGELU's sigmoid on 36865 x 4096 tokens), so past ``_ShapesOnly.min_numel``
+# elements their outputs are uninitialised too, with the shape, strides and dtype of their meta kernel.
+_ELEMENTWISE = frozenset({
+    _aten.add, _aten.sub, _aten.mul, _aten.div, _aten.rsub, _aten.neg, _aten.clone, _aten.sigmoid, _aten.tanh,
+    _aten.gelu, _aten.silu, _aten.relu, _aten.exp, _aten.erf, _aten.native_layer_norm, _aten.native_group_norm,
+})
+
+
+def _uninitialised_like_meta(func, args, kwargs):
+    """The outputs of ``func``, computed on meta tensors and returned uninitialised on the inputs' device."""
+    device = next(a.device for a in tree_flatten(args)[0] if isinstance(a, torch.Tensor))
+    meta = lambda t: t.to("meta") if isinstance(t, torch.Tensor) else t
+    out = func(*tree_map(meta, args), **tree_map(meta, kwargs))
+    return tree_map(lambda o: torch.empty_strided(o.shape, o.stride(), dtype=o.dtype, device=device)
+                    if isinstance(o, torch.Tensor) else o, out)
+
+
 class _ShapesOnly(TorchDispatchMode):
     """Below the tracer: matrix products, softmax and CPU attention give uninitialised outputs of their shape.
 
     The jit tracer records each op (name, input and output shapes) above this mode, so fvcore sees the
-    same graph; only the arithmetic is skipped. Everything else (other elementwise ops, norms, indexing) runs.
+    same graph; only the arithmetic is skipped. Out-of-place elementwise ops and norms on floating-point
+    tensors of at least ``min_numel`` elements are skipped too; everything else (small tensors, the scalars
+    a trace reads sizes from, integer tensors that may be indices, indexing) runs.
     """
 
+    min_numel = 1 << 18
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
         shapes = _SHAPES.get(func)
         if shapes is None:
-            return func(*args, **(kwargs or {}))
+            tensors = [a for a in tree_flatten(args)[0] if isinstance(a, torch.Tensor)]
+            if (func.overloadpacket in _ELEMENTWISE and not func._schema.is_mutable and tensors
+                    and all(t.is_floating_point() for t in tensors)  # integer tensors may be indices
+                    and max(t.numel() for t in tensors) >= self.min_numel):
+                return _uninitialised_like_meta(func, args, kwargs)
+            return func(*args, **kwargs)
         device = args[0].device
-        outs = [torch.empty(shape, dtype=dtype, device=device) for shape, dtype in shapes(*args, **(kwargs or {}))]
+        outs = [torch.empty(shape, dtype=dtype, device=device) for shape, dtype in shapes(*args, **kwargs)]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 

@@ -166,10 +166,21 @@ def test_cli_counts_a_config_file(tmp_path, capsys):
     assert main(["flops", str(tmp_path / "missing.py")]) == 2
 
 
+@pytest.mark.parametrize("min_numel", [None, 2])
 @pytest.mark.parametrize("method", ["clip_meanpool", "alt", "bike", "ftp", "vlc"])
-def test_shape_only_trace_gives_the_same_count_as_real_arithmetic(method):
-    """The default trace skips the arithmetic of matrix products; the graph fvcore counts must not change."""
+def test_shape_only_trace_gives_the_same_count_as_real_arithmetic(method, min_numel, monkeypatch, caplog):
+    """The default trace skips the arithmetic of matrix products, softmax and (on large tensors) elementwise ops; the
+    graph fvcore counts must not change. ``min_numel=2`` skips the elementwise ops of the tiny models too (all but
+    the scalars a trace reads sizes from), and the shape-only trace must not have fallen back to real arithmetic."""
+    import logging
+
     from mmaction.registry import MODELS
+
+    import bench.flops
+
+    if min_numel is not None:
+        monkeypatch.setattr(bench.flops._ShapesOnly, "min_numel", min_numel)
+    caplog.set_level(logging.WARNING, logger="bench.flops")
     from mmaction.utils import register_all_modules
 
     import methods  # noqa: F401
@@ -183,7 +194,9 @@ def test_shape_only_trace_gives_the_same_count_as_real_arithmetic(method):
     info = get_method(method)
     shape = (3, int(cfg.get("num_frames") or 8), int(cfg.get("img_size") or 64), int(cfg.get("img_size") or 64))
     kw = dict(text_modules=info.text_modules, exclude_modules=info.teacher_modules)
-    fast, real = count_recognizer(model, shape, fast=True, **kw), count_recognizer(model, shape, fast=False, **kw)
+    fast = count_recognizer(model, shape, fast=True, **kw)
+    assert "tracing with real arithmetic" not in caplog.text
+    real = count_recognizer(model, shape, fast=False, **kw)
     assert fast.gflops_per_view == real.gflops_per_view and fast.by_operator == real.by_operator
     assert fast.by_module == real.by_module and fast.uncounted_ops == real.uncounted_ops
     assert fast.params_inference_m == real.params_inference_m and fast.ignored_ops == real.ignored_ops
