@@ -235,3 +235,18 @@ def test_shape_only_trace_skips_the_attention_softmax_and_counts_the_same():
     assert counts[True].gflops_per_view * 1e9 == pytest.approx(1152 + 288 + 288 + 384)
     assert counts[True].gflops_per_view == counts[False].gflops_per_view
     assert counts[True].ignored_ops == counts[False].ignored_ops and counts[True].uncounted_ops == {}
+
+
+def test_shape_only_convolution_counts_the_same_and_the_real_kernel_is_back_afterwards():
+    """In a shape-only trace ``aten::_convolution`` has a kernel that computes nothing, for the trace only."""
+    conv = nn.Conv3d(4, 6, (3, 1, 1), padding=(1, 0, 0), groups=2).eval()
+    x = torch.ones(1, 4, 5, 3, 3)
+    fast, real = count_flops(conv, (x,), fast=True), count_flops(conv, (x,), fast=False)
+    # output 6 x 5 x 3 x 3 positions, each (4 / 2 groups) x 3 kernel taps
+    assert fast.gflops_per_view * 1e9 == pytest.approx(6 * 5 * 3 * 3 * 2 * 3) == real.gflops_per_view * 1e9
+    assert fast.by_operator == real.by_operator == {"conv": pytest.approx(1620 / 1e9)}
+    with torch.no_grad():
+        expected = F.conv3d(x, conv.weight, conv.bias, padding=(1, 0, 0), groups=2)
+        # the middle frame sees all three taps of ones: the sum of each output channel's weights plus its bias
+        assert torch.allclose(expected[0, :, 2, 1, 1], conv.weight.sum(dim=(1, 2, 3, 4)) + conv.bias)
+        assert torch.equal(conv(x), expected)
