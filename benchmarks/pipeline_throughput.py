@@ -20,7 +20,9 @@ prefetched ones, so that the worker's steady rate is timed):
 Prints clips/s per worker for each, by the wall clock and per CPU-second of the worker process
 (``/proc``; the figure that holds on a loaded machine: a worker owns one core on the cluster), the
 harness/mmaction2 ratio (target >= 0.9), and how many workers a GPU needs to feed ``--step-rate``
-clips/s with 1.5x headroom, when a step rate is given.
+clips/s with 1.5x headroom, when a step rate is given. The feeding target (the config's workers per
+GPU x the per-worker rate >= 1.5 x the GPU's training step rate) is bounded by CPU decoding: raw decord
+of the same frames is the ceiling of any pipeline, and one worker decodes a few clips per CPU-second.
 """
 
 from __future__ import annotations
@@ -165,9 +167,20 @@ def main(argv: list[str] | None = None) -> dict:
               f"raw decord {d:.2f}")
         print(f"{frames}x224 clips per CPU-second of the worker: harness {hc:.2f}   mmaction2 VideoDataset {mc:.2f}   "
               f"raw decord {dc:.2f}   harness/mmaction2 {hc / mc:.3f} (target >= 0.9)")
+        # the feeding target: the config's workers per GPU x the per-worker rate >= 1.5 x the GPU's step rate
+        workers = int(_pipeline(args.method, frames)[1].get("num_workers") or 0)
+        print(f"  {workers} workers per GPU (the real-size config's num_workers, one core each) feed about "
+              f"{workers * hc:.0f} clips/s; raw decord alone would give {workers * dc:.0f} (decoding is "
+              f"{hc / dc:.0%} of a clip's CPU time in the harness)")
         if i < len(args.step_rate):
             need = 1.5 * args.step_rate[i] / hc
-            print(f"  workers per GPU for {args.step_rate[i]:.0f} clips/s x 1.5: {need:.1f}")
+            print(f"  workers per GPU for {args.step_rate[i]:.0f} clips/s x 1.5: {need:.1f} "
+                  f"(feeding target {'met' if need <= workers else 'NOT met'} with {workers})")
+        else:
+            print(f"  feeding target (>= 1.5 x the GPU step rate): not decided here; give --step-rate from "
+                  f"benchmarks/gpu_step.py. A GPU step rate above {workers * hc / 1.5:.0f} clips/s "
+                  f"needs more cores per GPU, pre-decoded frames or GPU decoding: CPU H.264 decoding of "
+                  f"{frames} frames per clip caps each worker near the raw decord figure")
     return out
 
 
