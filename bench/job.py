@@ -311,7 +311,7 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
         expected_run_id: the id the launcher computed; a different id here (the inputs changed between
             submission and run) fails instead of writing a record the launcher does not look for.
     """
-    from bench.launch import is_rank_zero
+    from bench.dist import is_rank_zero
 
     store = Store(store_root)
     work_dir = settings.work_root() / spec.run_id
