@@ -56,7 +56,7 @@ def resolve_weights(weights: str | None) -> Path | None:
 
 SYNTHETIC_WEIGHTS = {
     "tiny-clip": ("bench.data.synthetic.tiny_clip", "tiny_clip_weights"),
-    "tiny-video": ("bench.models.tiny_video", "tiny_video_weights"),
+    "tiny-video": ("bench.data.synthetic.video_pretrain", "pretrained_weights"),
 }
 
 
