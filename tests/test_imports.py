@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("methods, protocols", ["methods.*", "protocols.*"]),
     ("text, data, store, grid", [
         "bench.text.*", "bench.data.*", "bench.store", "bench.grid", "bench.artefacts", "bench.claims",
-        "bench.follow", "bench.tables", "bench.table_render", "bench.paired", "bench.plots",
+        "bench.follow", "bench.tables", "bench.table_struct", "bench.table_render", "bench.paired", "bench.plots",
         "bench.predictions", "bench.stats", "bench.profiles",
     ]),
     ("models, flops, spec, registry", [
