@@ -505,7 +505,7 @@ def test_geometry(cfg) -> tuple[int | None, int | None, int, int]:
     pipeline = cfg.get("test_pipeline") or (cfg.get("test_dataloader") or {}).get("dataset", {}).get("pipeline") or []
     frames = size = None
     crops = clips = 1
-    from protocols.engine import pipeline_steps
+    from bench.views import pipeline_steps
 
     for _, _, step in pipeline_steps(list(pipeline)):
         kind = step.get("type", "")

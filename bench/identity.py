@@ -274,3 +274,12 @@ def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
             out.append(key)
     return out
 
+
+def _register() -> None:
+    from bench import spec
+    from bench.data.synthetic.storage import synthetic_world
+
+    spec.register_resolvers(resolve, synthetic_world)
+
+
+_register()  # RunSpec.run_id resolves through this module (bench.spec.register_resolvers)

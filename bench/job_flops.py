@@ -43,7 +43,7 @@ def flops_of(prep) -> dict[str, Any]:
 
     from bench.flops import count_recognizer, test_geometry
     from bench.models.class_text import shape_only
-    from protocols.engine import parse_views, set_classes
+    from bench.views import parse_views, set_classes
 
     cfg = copy.deepcopy(prep.cfg)
     frames, size, _, _ = test_geometry(cfg)

@@ -26,6 +26,7 @@ from typing import Any
 import submitit
 
 from bench import artefacts, claims
+from bench import identity as _identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
 from bench.dist import is_rank_zero, setup_distributed
 from bench.errors import ConfigError
 from bench.follow import InlineJob, active_run_ids, launches_dir, sign_manifest

@@ -605,9 +605,17 @@ def _bike_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[
     return build
 
 
-def _bike_fusion(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
-    from methods.bike.model import bike_fusion_state
+def bike_fusion_state(ck, layout) -> dict:
+    """BIKE's ``fusion_model_state_dict`` (video_header 'Transf') in our naming: ``frame_pos.*``, ``temporal.*``."""
+    out = {}
+    for k, v in (ck.extra.get("fusion_model_state_dict") or {}).items():
+        k = k.replace("module.", "")
+        k = k.replace("frame_position_embeddings.", "frame_pos.", 1) if k.startswith("frame_position") else k
+        out["temporal." + k[len("transformer."):] if k.startswith("transformer.") else k] = v
+    return out
 
+
+def _bike_fusion(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
     return bike_fusion_state(ck, layout)
 
 

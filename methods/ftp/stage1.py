@@ -60,7 +60,7 @@ def _list_sha256(path: str, mtime: float) -> str:
 def dataset_identity(name: str, split: str) -> dict[str, Any]:
     """The stage-1 training set: its name, its training list's sha256 and (synthetic) the world."""
     from bench.data.catalog import get_dataset
-    from bench.spec import synthetic_world
+    from bench.data.synthetic.storage import synthetic_world
 
     ds = get_dataset(name, where="model.stage1.dataset")
     path = Path(ds.split_file(split))
