@@ -38,8 +38,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import artefacts, settings
 from bench import identity as _identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
-from bench import settings
 from bench.errors import BenchError, ConfigError, ValidationError
 from bench.spec import RunSpec, canonical_json
 from bench.store import RECORD_SCHEMA_VERSION, Store, atomic_write_json
@@ -475,3 +475,20 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
         "spec": spec.to_dict(),
         "work_dir": str(work_dir),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# services for methods' artefact producers and consumers (bench.artefacts.job_service)
+
+
+def _register_services() -> None:
+    for name, fn in (("resolve_cfg", _resolve_cfg), ("prepare", prepare), ("weight_sources", weight_sources)):
+        artefacts.register_job_service(name, fn)
+
+
+_register_services()
+
+
+class ProducerJob(artefacts.ProducerJob):
+    """``bench.artefacts.ProducerJob`` pickled from this module: the worker that unpickles it imports
+    ``bench.job``, so the services above are registered before the producer runs."""

@@ -290,7 +290,7 @@ def submit(
             (the method's registered function). Missing ones get one producer job each (see
             :func:`submit_producers`), and their consumers run after them.
         producer_fn: the producer job callable, called as ``producer_fn(artefact_dict)``; default
-            :class:`bench.artefacts.ProducerJob`.
+            :class:`bench.job.ProducerJob`.
 
     Returns:
         A :class:`Launch`: the jobs in the order of ``launch.run_ids``, and ``launch.manifest_path``.
@@ -442,7 +442,9 @@ def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, 
     arts = [a for k, a in missing.items() if k not in running]
     if not arts:
         return ProducerLaunch(planned, missing, running, local=executor == "local")
-    pfn = producer_fn if producer_fn is not None else artefacts.ProducerJob()
+    from bench import job  # its ProducerJob: the worker imports bench.job, which registers the job services
+
+    pfn = producer_fn if producer_fn is not None else job.ProducerJob()
     dicts = [a.to_dict() for a in arts]
     log.info("%s: %d producer(s) to run first: %s", grid, len(arts), ", ".join(a.describe() for a in arts))
     if executor == "debug":

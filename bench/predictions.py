@@ -106,7 +106,7 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    from bench.store import fsync_dir
+    from bench.fsutil import fsync_dir
 
     fsync_dir(path.parent)
 

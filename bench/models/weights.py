@@ -326,7 +326,7 @@ def resolve_path(weights: str) -> tuple[Path, str | None]:
     from bench import settings
 
     if str(weights).startswith("synthetic:"):
-        from bench.models.clip import synthetic_weights
+        from bench.models.files import synthetic_weights
 
         return synthetic_weights(weights), None
     configured = settings.weights_entry(weights)
@@ -538,7 +538,7 @@ def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
     def build(layout: Layout) -> dict[str, tuple[int, ...]]:
         import open_clip
 
-        from bench.models.clip import _register_configs
+        from bench.models.files import _register_configs
 
         _register_configs()
         if arch not in open_clip.list_models():
@@ -590,7 +590,7 @@ def _bike_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[
         import open_clip
         from open_clip.transformer import Transformer
 
-        from bench.models.clip import _register_configs
+        from bench.models.files import _register_configs
 
         _register_configs()
         dim = int((open_clip.get_model_config(node["clip_arch"]) or {}).get("embed_dim", 512))
