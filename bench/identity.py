@@ -217,7 +217,8 @@ def _register() -> None:
     from bench import spec
     from bench.data.synthetic.storage import synthetic_world
 
-    spec.register_resolvers(resolve, synthetic_world)
+    # looked up at each call, so that a patched ``resolve`` (tests) is the one used
+    spec.register_resolvers(lambda s: resolve(s), synthetic_world)
 
 
 _register()  # RunSpec.run_id resolves through this module (bench.spec.register_resolvers)
