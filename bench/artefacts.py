@@ -118,6 +118,26 @@ class Artefact:
 # registries
 
 
+# Services of the job layer (``bench.job``) that a method's producer or consumer calls back: the resolved config
+# of a spec (``resolve_cfg``), a prepared run (``prepare``), the weights files a config reads
+# (``weight_sources``). ``bench.job`` registers them when it is imported (the launcher imports it, and a producer
+# job is a ``bench.job.ProducerJob``); asking before that is refused, never guessed.
+_JOB_SERVICES: dict[str, Callable[..., Any]] = {}
+
+
+def register_job_service(name: str, fn: Callable[..., Any]) -> None:
+    _JOB_SERVICES[name] = fn
+
+
+def job_service(name: str) -> Callable[..., Any]:
+    """The job layer's ``name`` service (see ``_JOB_SERVICES``)."""
+    try:
+        return _JOB_SERVICES[name]
+    except KeyError:
+        raise ConfigError(f"job service {name!r} is registered by bench.job when it is imported; import bench.job "
+                          f"first (registered: {sorted(_JOB_SERVICES) or 'none'})") from None
+
+
 def register_producer(kind: str, fn: ProducerFn) -> None:
     """``fn(artefact, out_dir)`` writes the artefact's files into ``out_dir`` and returns metadata."""
     _PRODUCERS[kind] = fn

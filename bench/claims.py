@@ -28,6 +28,26 @@ FOREIGN_MAX_AGE_S = 24 * 3600.0
 UNKNOWN_GRACE_S = 300.0  # a job sacct does not know yet (just submitted) is alive for this long
 
 
+# SLURM/submitit job states grouped the way a user reads them. PREEMPTED is not final (with
+# PreemptMode=REQUEUE the job comes back), as submitit also treats it; anything unknown is pending.
+_DONE = {"COMPLETED", "DONE", "FINISHED"}
+_FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+           "INTERRUPTED", "ERROR", "REVOKED", "SPECIAL_EXIT"}
+_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
+
+
+def category(state: str) -> str:
+    """Map a raw job state (``CANCELLED by 0``, ``RUNNING``, ``REQUEUED``...) to done/running/failed/pending."""
+    word = state.split()[0].upper() if state else "UNKNOWN"
+    if word in _DONE:
+        return "done"
+    if word in _FAILED:
+        return "failed"
+    if word in _RUNNING:
+        return "running"
+    return "pending"
+
+
 def claims_dir(store_root: Path | str) -> Path:
     return Path(store_root) / "claims"
 
@@ -123,8 +143,6 @@ def holder_alive(c: dict[str, Any]) -> bool:
 
 
 def _slurm_alive(job_id: str, age_s: float) -> bool:
-    from bench.follow import category
-
     try:
         import submitit
 

@@ -29,30 +29,13 @@ from typing import Any
 
 import submitit
 
+from bench.claims import category
 from bench.errors import ConfigError
 from bench.store import Store
 
 log = logging.getLogger(__name__)
 
-# SLURM/submitit job states grouped the way a user reads them. PREEMPTED is not final (with
-# PreemptMode=REQUEUE the job comes back), as submitit also treats it; anything unknown is pending.
-_DONE = {"COMPLETED", "DONE", "FINISHED"}
-_FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
-           "INTERRUPTED", "ERROR", "REVOKED", "SPECIAL_EXIT"}
-_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 CATEGORIES = ("done", "running", "failed", "pending")
-
-
-def category(state: str) -> str:
-    """Map a raw job state (``CANCELLED by 0``, ``RUNNING``, ``REQUEUED``...) to done/running/failed/pending."""
-    word = state.split()[0].upper() if state else "UNKNOWN"
-    if word in _DONE:
-        return "done"
-    if word in _FAILED:
-        return "failed"
-    if word in _RUNNING:
-        return "running"
-    return "pending"
 
 
 class InlineJob:

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from bench.errors import BenchError, ConfigError, ValidationError
-from bench.spec import RunSpec, canonical_json
+from bench.spec import RunSpec
 from bench.validation import load_yaml_text
 
 TOP_KEYS = {"name", "description", "include", "base", "profiles", "grid", "zip", "cases", "seeds", "table", "plot",
@@ -292,7 +292,7 @@ def _unique(problems: list[str]) -> list[str]:
 
 
 def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any] | None = None) -> Grid:
-    """Load and expand a grid file under ``profile`` (structure only; see ``validate`` for the cells)."""
+    """Load and expand a grid file under ``profile`` (structure only; ``bench.job.validate_cells`` checks the cells)."""
     from bench import settings
 
     path = Path(path)
@@ -316,40 +316,3 @@ def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any]
         launcher.update(overrides)
     return Grid(raw["name"], path, profile, specs, prof.get("executor", "local"), launcher,
                 raw.get("table"), raw.get("plot"), raw)
-
-
-def validate(specs: list[RunSpec], what: str = "grid") -> None:
-    """Check every cell as the job would before training; raise one error listing all problems."""
-    from bench.job import validate as validate_spec
-
-    problems = []
-    seen: dict[str, list[str]] = {}  # a cell shared by several cases (same fields) is checked once
-    checked: set[str] = set()  # producers already checked
-    for spec in specs:
-        key = canonical_json(spec.fields())
-        if key not in seen:
-            seen[key] = validate_spec(spec) or _artefact_problems(spec, checked)
-        for p in seen[key]:
-            problems.append(f"cell #{spec.cell} ({spec.case or spec.run_id}): {p}")
-    if problems:
-        raise ValidationError(problems, what=what)
-
-
-def _artefact_problems(spec: RunSpec, checked: set[str]) -> list[str]:
-    """Problems with the producers a cell needs (``bench.artefacts``): each producer's own run is checked too."""
-    from bench import artefacts
-    from bench.errors import BenchError
-    from bench.job import validate as validate_spec
-
-    try:
-        arts = artefacts.consumes(spec)
-    except BenchError as e:
-        return [f"its shared artefacts: {e}"]
-    problems = []
-    for a in arts:
-        pspec = a.job.get("spec")
-        if a.done() or not pspec or a.key in checked:
-            continue
-        checked.add(a.key)
-        problems += [f"producer of {a.describe()}: {p}" for p in validate_spec(RunSpec.from_dict(pspec))]
-    return problems

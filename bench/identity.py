@@ -1,9 +1,7 @@
-"""What a run id hashes: the resolved inputs of a run, and file content hashes cached by (path, size, mtime).
+"""What a run id hashes: the resolved inputs of a run.
 
-``file_sha256(path)`` is the content identity of one file (weights, annotation lists, class
-lists). It is cached in this process and on disk (``<cache>/file_sha256.jsonl``) by resolved
-path, size and modification time (and inode and change time), so that a 1 GB weights file is hashed once, not once per
-cell or per command; a file rewritten in place gets a new mtime and is hashed again.
+``file_sha256(path)`` (``bench.models.files``, re-exported here) is the content identity of one
+file (weights, annotation lists, class lists), cached by resolved path, size and times.
 
 ``resolve(spec)`` computes the parts of a run's identity that the spec's names stand for:
 
@@ -25,73 +23,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
+from bench.models.files import file_sha256  # noqa: F401 - the content identity of a file
+
 log = logging.getLogger(__name__)
-_LOCK = threading.Lock()
-_MEMO: dict[tuple[str, int, int, int, int], str] = {}
-_DISK_LOADED: set[str] = set()
-_CHUNK = 1 << 20
-
-
-def _cache_file() -> Path | None:
-    try:
-        from bench import settings
-
-        return settings.cache_dir() / "file_sha256.jsonl"
-    except Exception:  # noqa: BLE001 - no cache is not an error
-        return None
-
-
-def _load_disk_cache(path: Path) -> None:
-    if str(path) in _DISK_LOADED:
-        return
-    _DISK_LOADED.add(str(path))
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        try:
-            e = json.loads(line)
-            _MEMO[(e["path"], int(e["size"]), int(e["mtime_ns"]), int(e["ino"]), int(e["ctime_ns"]))] = str(e["sha256"])
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn line of a killed writer: ignored
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's content, hashed once per (resolved path, size, mtime)."""
-    p = Path(path).expanduser().resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)  # any rewrite changes one of them
-    cache = _cache_file()
-    with _LOCK:
-        if cache is not None:
-            _load_disk_cache(cache)
-        if key in _MEMO:
-            return _MEMO[key]
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    digest = h.hexdigest()
-    with _LOCK:
-        _MEMO[key] = digest
-        if cache is not None:
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                with open(cache, "a") as f:
-                    f.write(json.dumps({"path": key[0], "size": key[1], "mtime_ns": key[2], "ino": key[3],
-                                        "ctime_ns": key[4], "sha256": digest}) + "\n")
-            except OSError as e:
-                log.debug("cannot append to the sha256 cache %s: %s", cache, e)
-    return digest
-
-
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -274,3 +212,13 @@ def diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
             out.append(key)
     return out
 
+
+def _register() -> None:
+    from bench import spec
+    from bench.data.synthetic.storage import synthetic_world
+
+    # looked up at each call, so that a patched ``resolve`` (tests) is the one used
+    spec.register_resolvers(lambda s: resolve(s), synthetic_world)
+
+
+_register()  # RunSpec.run_id resolves through this module (bench.spec.register_resolvers)

@@ -38,9 +38,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import settings
-from bench.errors import BenchError, ConfigError
-from bench.spec import RunSpec
+from bench import artefacts, settings
+from bench import identity as _identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
+from bench.errors import BenchError, ConfigError, ValidationError
+from bench.spec import RunSpec, canonical_json
 from bench.store import RECORD_SCHEMA_VERSION, Store, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,39 @@ def validate(spec: RunSpec) -> list[str]:
     except BenchError as e:
         return [str(e)]
     return []
+
+
+def validate_cells(specs: list[RunSpec], what: str = "grid") -> None:
+    """Check every cell as the job would before training; raise one error listing all problems."""
+    problems = []
+    seen: dict[str, list[str]] = {}  # a cell shared by several cases (same fields) is checked once
+    checked: set[str] = set()  # producers already checked
+    for spec in specs:
+        key = canonical_json(spec.fields())
+        if key not in seen:
+            seen[key] = validate(spec) or _artefact_problems(spec, checked)
+        for p in seen[key]:
+            problems.append(f"cell #{spec.cell} ({spec.case or spec.run_id}): {p}")
+    if problems:
+        raise ValidationError(problems, what=what)
+
+
+def _artefact_problems(spec: RunSpec, checked: set[str]) -> list[str]:
+    """Problems with the producers a cell needs (``bench.artefacts``): each producer's own run is checked too."""
+    from bench import artefacts
+
+    try:
+        arts = artefacts.consumes(spec)
+    except BenchError as e:
+        return [f"its shared artefacts: {e}"]
+    problems = []
+    for a in arts:
+        pspec = a.job.get("spec")
+        if a.done() or not pspec or a.key in checked:
+            continue
+        checked.add(a.key)
+        problems += [f"producer of {a.describe()}: {p}" for p in validate(RunSpec.from_dict(pspec))]
+    return problems
 
 
 def _torch():
@@ -311,7 +345,7 @@ def run(spec: RunSpec, store_root: str | Path | None = None, resume: bool = Fals
         expected_run_id: the id the launcher computed; a different id here (the inputs changed between
             submission and run) fails instead of writing a record the launcher does not look for.
     """
-    from bench.launch import is_rank_zero
+    from bench.dist import is_rank_zero
 
     store = Store(store_root)
     work_dir = settings.work_root() / spec.run_id
@@ -441,3 +475,20 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
         "spec": spec.to_dict(),
         "work_dir": str(work_dir),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# services for methods' artefact producers and consumers (bench.artefacts.job_service)
+
+
+def _register_services() -> None:
+    for name, fn in (("resolve_cfg", _resolve_cfg), ("prepare", prepare), ("weight_sources", weight_sources)):
+        artefacts.register_job_service(name, fn)
+
+
+_register_services()
+
+
+class ProducerJob(artefacts.ProducerJob):
+    """``bench.artefacts.ProducerJob`` pickled from this module: the worker that unpickles it imports
+    ``bench.job``, so the services above are registered before the producer runs."""

@@ -43,7 +43,7 @@ def flops_of(prep) -> dict[str, Any]:
 
     from bench.flops import count_recognizer, test_geometry
     from bench.models.class_text import shape_only
-    from protocols.engine import parse_views, set_classes
+    from bench.views import parse_views, set_classes
 
     cfg = copy.deepcopy(prep.cfg)
     frames, size, _, _ = test_geometry(cfg)
@@ -98,7 +98,10 @@ def code_hash() -> str:
 
     repo = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(f"{torch.__version__}|{mmaction.__version__}|{getattr(fvcore, '__version__', '')}".encode())
-    files = [*sorted((repo / "methods").rglob("*.py")), repo / "bench" / "flops.py",
+    # everything a count depends on: the models, the counting (both halves of the split flops module) and the
+    # views and pipeline steps that give the traced input its shape
+    files = [*sorted((repo / "methods").rglob("*.py")),
+             *(repo / "bench" / f for f in ("flops.py", "flops_ops.py", "views.py")),
              *sorted((repo / "bench" / "models").glob("*.py"))]
     for f in files:
         h.update(str(f.relative_to(repo)).encode())

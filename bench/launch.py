@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import logging
-import os
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,6 +26,8 @@ from typing import Any
 import submitit
 
 from bench import artefacts, claims
+from bench import identity as _identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
+from bench.dist import is_rank_zero, setup_distributed
 from bench.errors import ConfigError
 from bench.follow import InlineJob, active_run_ids, launches_dir, sign_manifest
 from bench.profiles import EXECUTORS, validate
@@ -153,41 +154,6 @@ def _recorded(store_root: str, run_id: str, fn: Any) -> bool:
         return store.read(run_id).get("submission") == getattr(fn, "submission", None)
     except Exception:  # noqa: BLE001 - replaced meanwhile: run it
         return False
-
-
-def setup_distributed() -> bool:
-    """Create the torch.distributed process group of a multi-task job; True if it was created here.
-
-    Exports MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE from the
-    submitit/SLURM environment so that MMEngine's ``launcher='pytorch'`` finds them, then
-    initialises the group (nccl with CUDA, gloo on CPU). A single task does nothing.
-    """
-    try:
-        env = submitit.JobEnvironment()
-    except RuntimeError:  # not inside a submitit job (debug executor, plain call)
-        return False
-    if env.num_tasks <= 1:
-        return False
-    import torch
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        return False
-    # overwrite: sbatch copies the submitting shell's environment, which may hold another job's RANK
-    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
-    dist.init_process_group(backend=backend, timeout=_dt.timedelta(minutes=10))
-    return True
-
-
-def is_rank_zero() -> bool:
-    """True outside distributed jobs and on global rank 0: only that task writes the record."""
-    try:
-        return submitit.JobEnvironment().global_rank == 0
-    except RuntimeError:  # not a submitit job: torchrun's RANK, else a plain process
-        return int(os.environ.get("RANK", "0")) == 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,7 +290,7 @@ def submit(
             (the method's registered function). Missing ones get one producer job each (see
             :func:`submit_producers`), and their consumers run after them.
         producer_fn: the producer job callable, called as ``producer_fn(artefact_dict)``; default
-            :class:`bench.artefacts.ProducerJob`.
+            :class:`bench.job.ProducerJob`.
 
     Returns:
         A :class:`Launch`: the jobs in the order of ``launch.run_ids``, and ``launch.manifest_path``.
@@ -476,7 +442,9 @@ def submit_producers(todo: Sequence[RunSpec], executor: str, profile: dict[str, 
     arts = [a for k, a in missing.items() if k not in running]
     if not arts:
         return ProducerLaunch(planned, missing, running, local=executor == "local")
-    pfn = producer_fn if producer_fn is not None else artefacts.ProducerJob()
+    from bench import job  # its ProducerJob: the worker imports bench.job, which registers the job services
+
+    pfn = producer_fn if producer_fn is not None else job.ProducerJob()
     dicts = [a.to_dict() for a in arts]
     log.info("%s: %d producer(s) to run first: %s", grid, len(arts), ", ".join(a.describe() for a in arts))
     if executor == "debug":

@@ -1,4 +1,4 @@
-"""Evaluation metric: MMAction2's accuracy metric plus per-class accuracy and a prediction dump.
+"""Evaluation metrics: MMAction2's accuracy metric plus per-class accuracy and a prediction dump; mAP.
 
 ``AccMetric`` computes top-k and mean class accuracy. The harness also needs per-class accuracy
 (for ``bench plot classes``) and the raw scores (to average views or re-score), so this subclass
@@ -60,3 +60,22 @@ class BenchMultiLabelMetric(AccMetric):
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(path.with_suffix(".npz"), scores=scores, labels=labels)
         return super().compute_metrics(results)
+
+
+# Single-label datasets whose results also report mAP over the classes.
+MAP_DATASETS = ("activitynet",)
+
+
+def mean_ap(scores: np.ndarray, labels: np.ndarray) -> float:
+    """MMAction2's multi-label mAP (in percent) of ``scores`` (N, C) against multi-hot ``labels`` (N, C)."""
+    from mmaction.evaluation import mean_average_precision
+
+    return 100 * float(mean_average_precision(list(scores), list(labels.astype(np.int64))))
+
+
+def map_of_dump(dump: Path, num_classes: int) -> float:
+    """mAP of a single-label test from ``BenchAccMetric``'s dump (``<dump_path>.npz``: scores, labels)."""
+    data = np.load(Path(dump).with_suffix(".npz"))
+    onehot = np.zeros((len(data["labels"]), num_classes), dtype=np.int64)
+    onehot[np.arange(len(data["labels"])), data["labels"]] = 1
+    return mean_ap(data["scores"], onehot)

@@ -78,15 +78,6 @@ def compare_rows(root: Path, ref: list[dict[str, Any]], row: list[dict[str, Any]
     return {**stats.seed_paired(va, vb), "kind": "seed-level paired t"}
 
 
-def format_diff(d: dict[str, Any] | None, fmt: str = ".1f") -> str:
-    """``+2.6 [+0.5, +4.7]*`` (``*``: the CI excludes 0); ``n/a`` when there is no difference to show."""
-    if not d or "diff" not in d:
-        return "n/a"
-    lo, hi = d["ci"]
-    text = f"{d['diff']:+{fmt}} [{lo:+{fmt}}, {hi:+{fmt}}]"
-    return text + ("*" if d.get("significant") else "")
-
-
 def diff_columns(table, spec: dict[str, Any]) -> list[str]:
     """The names of the metric columns that get a difference column (spec ``reference.metrics``, default: every
     top1 / top5 / mean_class_acc column that is not ``origin: published``)."""
@@ -108,7 +99,7 @@ def _list(v) -> list:
 
 def column_runs(col: dict[str, Any], entries) -> list[str]:
     """The run ids of a row's measured entries that fill ``col`` (its metric and ``where``)."""
-    from bench.tables import matches
+    from bench.table_struct import matches
 
     hits = [e for e in entries if e.metric == col["metric"] and matches(e.fields, col.get("where"))]
     return list(dict.fromkeys(str(e.fields["run_id"]) for e in hits if e.fields.get("run_id")))

@@ -25,7 +25,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from bench import settings  # noqa: E402
 from bench.errors import ConfigError, DataError  # noqa: E402
-from bench.tables import DEFAULT_KEY, Entry, _norm, _num, load_spec, matches, select  # noqa: E402
+from bench.table_struct import Entry, _norm, _num, matches  # noqa: E402
+from bench.tables import DEFAULT_KEY, load_spec, select  # noqa: E402
 
 MARKERS = "osD^v<>pPhX*"
 FORMATS = ("png", "pdf", "svg")

@@ -106,7 +106,7 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    from bench.store import fsync_dir
+    from bench.fsutil import fsync_dir
 
     fsync_dir(path.parent)
 
@@ -178,7 +178,7 @@ def multilabel(arrays: dict[str, dict[str, np.ndarray]]) -> bool:
 def recompute(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     """The headline metrics from the predictions alone: each episode's, then their mean (as the protocols)."""
     if multilabel(arrays):
-        from protocols.multilabel import mean_ap
+        from bench.metrics import mean_ap
 
         return {"mAP": float(np.mean([mean_ap(d["scores"], d["labels_multi"]) for d in arrays.values()]))}
     per = [stats.metric_values(lab, top) for lab, top in pairs(arrays)]

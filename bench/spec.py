@@ -3,8 +3,8 @@
 A spec names a method and its size, a protocol with its parameters, a dataset, a seed and
 dotted overrides of the method's config. Its run id is a short hash of the canonical JSON of
 what determines the result: the names, the seed, and what they resolve to
-(``bench.identity.resolve``): the method config after the overrides, the protocol parameters
-with defaults filled in, the content of every annotation and class list the episodes read and
+(``bench.identity.resolve``, which registers itself here): the method config after the overrides,
+the protocol parameters with defaults filled in, the content of every annotation and class list the episodes read and
 of every weights file. So an override equal to its default gives the same run id, and a changed
 split file, class list or weights file gives a new one. Labels (grid name, case name) are carried
 for tables but are not hashed, so two grids that contain the same cell share its record.
@@ -19,21 +19,32 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
+
+from bench.errors import BenchError
 
 SPEC_VERSION = 2  # 2: the run id hashes the resolved config, data and weights (issue 15)
 _LABEL_FIELDS = ("grid", "case", "cell")
 
+# What a spec's names resolve to (``resolve``) and what a synthetic dataset name stands for here (``world``)
+# are computed above this module: ``bench.identity`` registers both when it is imported, and every entry
+# point (``bench.cli``, ``bench.job``) imports it. A spec asked for its id before that refuses: an id hashed
+# from less than the whole identity would look right and be wrong.
+_RESOLVERS: dict[str, Callable[..., dict[str, Any]]] = {}
 
-def synthetic_world() -> dict[str, Any]:
-    """What a synthetic dataset name stands for here: the world's size (``$BENCH_SYNTH_SIZE`` or the user
-    config), its seed and its data format. Part of the run id of runs on ``syn_*`` datasets, so that a run on
-    the tiny world never answers for the small one, nor data of an older format for the current one."""
-    from bench.data.synthetic.sizes import get_size
-    from bench.data.synthetic.storage import FORMAT
 
-    cfg = get_size()
-    return {"size": cfg.name, "seed": cfg.seed, "format": FORMAT}
+def register_resolvers(resolve: Callable[[RunSpec], dict[str, Any]], world: Callable[[], dict[str, Any]]) -> None:
+    """Set how specs resolve (``bench.identity.resolve``) and the synthetic world's identity."""
+    _RESOLVERS.update(resolve=resolve, world=world)
+
+
+def _resolver(name: str) -> Callable[..., dict[str, Any]]:
+    try:
+        return _RESOLVERS[name]
+    except KeyError:
+        raise BenchError(f"a RunSpec's identity needs its {name!r} resolver, which bench.identity registers when "
+                         f"imported; import bench.identity before asking for run ids") from None
 
 
 def canonical_json(obj: Any) -> str:
@@ -82,10 +93,9 @@ class RunSpec:
         """What the names resolve to (``bench.identity.resolve``), computed once per spec; None if it cannot."""
         cache = self.__dict__.get("_resolved")
         if cache is None:
-            from bench import identity
-
+            resolve = _resolver("resolve")
             try:
-                cache = (identity.resolve(self), None)
+                cache = (resolve(self), None)
             except Exception as e:  # noqa: BLE001 - the spec is refused by validation with this error
                 cache = (None, f"{type(e).__name__}: {e}")
             object.__setattr__(self, "_resolved", cache)
@@ -100,7 +110,7 @@ class RunSpec:
         d: dict[str, Any] = {k: getattr(self, k) for k in ("method", "size", "protocol", "dataset", "seed")}
         d["spec_version"] = SPEC_VERSION
         if self.dataset.startswith("syn_"):  # the same name is a different dataset in each synthetic world
-            d["world"] = synthetic_world()
+            d["world"] = _resolver("world")()
         resolved = self.resolved()
         if resolved is None:
             d.update(protocol_args=self.protocol_args, overrides=self.overrides, unresolved=True)

@@ -165,8 +165,8 @@ def seed_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float | lis
 def bootstrap_map(episodes: Sequence[tuple[np.ndarray, np.ndarray]], seed: int = SEED,
                   resamples: int = RESAMPLES) -> list[float]:
     """95 % percentile CI of the mean over ``episodes`` ((scores, multi-hot labels) each) of MMAction2's
-    multi-label mAP (``protocols.multilabel.mean_ap``); the same video draw as top-1."""
-    from protocols.multilabel import mean_ap
+    multi-label mAP (``bench.metrics.mean_ap``); the same video draw as top-1."""
+    from bench.metrics import mean_ap
 
     rng = np.random.default_rng(seed)
     per = []
@@ -179,7 +179,7 @@ def bootstrap_map(episodes: Sequence[tuple[np.ndarray, np.ndarray]], seed: int =
 def paired_bootstrap_map(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple[np.ndarray, np.ndarray]],
                          seed: int = SEED, resamples: int = RESAMPLES) -> dict[str, float | list[float]]:
     """``paired_bootstrap`` for multi-label mAP: ``a``/``b`` per episode (scores, multi-hot labels), same videos."""
-    from protocols.multilabel import mean_ap
+    from bench.metrics import mean_ap
 
     rng = np.random.default_rng(seed)
     diffs, point = [], []

@@ -27,6 +27,7 @@ from typing import Any
 
 from bench import settings
 from bench.errors import DataError
+from bench.fsutil import fsync_dir
 
 RECORD_SCHEMA_VERSION = 1
 REQUIRED_FIELDS = (
@@ -34,20 +35,6 @@ REQUIRED_FIELDS = (
 )
 TMP_MAX_AGE_S = 3600.0  # a writer holds its temporary file for well under a second
 _REPORTED: set[str] = set()
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

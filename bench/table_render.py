@@ -1,4 +1,4 @@
-"""Rendering a built ``bench.tables.Table`` as Markdown, booktabs LaTeX and CSV.
+"""Rendering a ``bench.table_struct.Table`` (built by ``bench.tables``) as Markdown, booktabs LaTeX and CSV.
 
 Markdown and LaTeX mark the best value of a column in bold and the second best underlined, and
 write mean ± std where a cell averages several records; CSV keeps the numbers unformatted (mean
@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from bench.tables import DASH, DEFAULT_FMT, Cell, Table
+from bench.table_struct import DASH, DEFAULT_FMT, Cell, Table
 
 
 def _fmt(col: dict[str, Any], cell: Cell) -> str:
@@ -40,9 +40,16 @@ def layout(table: Table) -> list[dict[str, Any]]:
     return out
 
 
-def _diff_text(d: dict[str, Any], fmt: str) -> str:
-    from bench.paired import format_diff
+def format_diff(d: dict[str, Any] | None, fmt: str = ".1f") -> str:
+    """``+2.6 [+0.5, +4.7]*`` (``*``: the CI excludes 0); ``n/a`` when there is no difference to show."""
+    if not d or "diff" not in d:
+        return "n/a"
+    lo, hi = d["ci"]
+    text = f"{d['diff']:+{fmt}} [{lo:+{fmt}}, {hi:+{fmt}}]"
+    return text + ("*" if d.get("significant") else "")
 
+
+def _diff_text(d: dict[str, Any], fmt: str) -> str:
     if d.get("reference"):
         return "ref"
     if not d:

@@ -13,10 +13,8 @@ the cell shows mean ± std.
 from __future__ import annotations
 
 import csv
-import math
 import re
 import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,48 +22,11 @@ import yaml
 
 from bench import settings
 from bench.errors import ConfigError, ValidationError
+from bench.table_struct import DASH, DEFAULT_FMT, Cell, Entry, Table, _as_list, _norm, _num, matches  # noqa: F401
 
-DASH = "—"
 PERCENT_METRICS = {"top1", "top5", "mAP", "mean_class_acc", "map"}
 SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot",
              "reference"}
-DEFAULT_FMT = {"gflops_total": ".0f", "gflops_per_view": ".1f", "params_m": ".0f", "frames": "d"}
-
-
-@dataclass
-class Entry:
-    """One value of one metric, from a paper (``published``) or from a record (``measured``)."""
-
-    origin: str
-    fields: dict[str, Any]
-    metric: str
-    value: float
-    std: float | None = None
-    ci: tuple[float, float] | None = None  # a measured record's 95 % bootstrap CI (record ``stats``, issue 23)
-
-
-@dataclass
-class Cell:
-    value: float | str | None = None
-    std: float | None = None
-    n: int = 0
-    note: str = ""
-    rank: int = 0  # 1 = best, 2 = second-best
-
-
-@dataclass
-class Table:
-    name: str
-    title: str
-    columns: list[dict[str, Any]]
-    rows: list[list[Cell]]
-    origins: list[str]
-    footnotes: list[str] = field(default_factory=list)
-    marks: list[str] = field(default_factory=list)  # per row: how its measured numbers were computed (MARKS)
-    measured: list[list[Entry]] = field(default_factory=list)  # per row: its measured entries (issue 23)
-    row_keys: list[dict[str, str]] = field(default_factory=list)  # per row: its ``rows.key`` values
-    references: list[int] = field(default_factory=list)  # the rows differences are taken against (``reference``)
-    diffs: list[dict[str, dict[str, Any]]] = field(default_factory=list)  # per row: column name -> difference
 
 
 # Row marks for measured numbers computed another way than the default (issue 18): mark, field, value, footnote.
@@ -107,24 +68,6 @@ def load_spec(path: Path | str) -> dict[str, Any]:
     spec.setdefault("name", path.stem)
     spec["_path"] = str(path)
     return spec
-
-
-def _num(v: Any) -> float | None:
-    if v is None or (isinstance(v, str) and v.strip() in ("", "-", DASH)):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
-def _norm(v: Any) -> str:
-    """Compare filter values as text; ``32.0`` and ``32`` are the same."""
-    f = _num(v)
-    if f is not None and f == int(f):
-        return str(int(f))
-    return "" if v is None else str(v)
 
 
 def published_entries(published_dir: Path, files: list[str] | None = None) -> list[Entry]:
@@ -189,29 +132,6 @@ def measured_entries(records: list[dict[str, Any]]) -> list[Entry]:
             entries.append(Entry("measured", fields, k, float(v), _num(metrics.get(f"{k}_std")),
                                  tuple(float(x) for x in ci) if ci else None))
     return entries
-
-
-def matches(fields: dict[str, Any], where: dict[str, Any] | None, metric: str | None = None) -> bool:
-    """Whether ``fields`` pass a filter: scalar = equal, list = one of, {regex|not|min|max} = test."""
-    for key, want in (where or {}).items():
-        have = metric if key == "metric" and metric is not None else fields.get(key)
-        text = _norm(have)
-        if isinstance(want, dict):
-            if "regex" in want and not re.search(str(want["regex"]), text):
-                return False
-            if "not" in want and text in {_norm(w) for w in _as_list(want["not"])}:
-                return False
-            if "min" in want and (_num(have) is None or _num(have) < float(want["min"])):
-                return False
-            if "max" in want and (_num(have) is None or _num(have) > float(want["max"])):
-                return False
-        elif text not in {_norm(w) for w in _as_list(want)}:
-            return False
-    return True
-
-
-def _as_list(v: Any) -> list[Any]:
-    return list(v) if isinstance(v, list | tuple) else [v]
 
 
 def derive(entries: list[Entry], rules: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ def main() -> int:
     os.environ.setdefault("BENCH_WORK_DIR", tempfile.mkdtemp(prefix="vlbench-plans-"))
     from mmaction.registry import TRANSFORMS
 
+    import bench.identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
     import protocols  # noqa: F401
     from bench.data.catalog import LABELS_DIR, DatasetInfo, read_label_csv
     from bench.method import get_method

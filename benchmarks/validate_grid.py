@@ -10,7 +10,7 @@ writes a grid of ``--cells`` cells (10 learning rates x seeds) of the tiny basel
 Then times, in this process:
 
 - ``grid.load`` (structure, table/plot checks),
-- ``grid.validate`` (every cell: method config and overrides, protocol parameters, each
+- ``bench.job.validate_cells`` (every cell: method config and overrides, protocol parameters, each
   annotation list checked once per grid, weights and list hashes, run id),
 
 and prints the figures, plus a check that nothing was written into ``work_dirs``. The tiny CLIP
@@ -86,13 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     import mmaction.models  # noqa: F401  (imported by the first cell anyway; timed apart)
 
     import protocols  # noqa: F401
-    from bench import job  # noqa: F401
+    from bench import job
 
     print(f"imports and weights ready in {time.time() - t_import:.1f} s (not timed)")
     t1 = time.time()
     g = grid.load(grid_file)
     t2 = time.time()
-    grid.validate(g.specs, what=f"grid {grid_file}")
+    job.validate_cells(g.specs, what=f"grid {grid_file}")
     t3 = time.time()
     ids = {s.run_id for s in g.specs}
     t4 = time.time()

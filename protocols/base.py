@@ -66,7 +66,7 @@ class Split:
             "num_videos": sum(1 for line in data.decode().splitlines() if line.strip() and not line.startswith("# ")),
         }
         if data.startswith(b"# "):  # the provenance header of an imported list (videos dropped as missing ...)
-            from bench.data.importers import read_header
+            from bench.data.official_files import read_header
 
             d["import"] = read_header(Path(self.ann_file))
         if self.source:

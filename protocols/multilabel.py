@@ -21,31 +21,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.data.catalog import read_multilabel_list
 from bench.errors import ConfigError, DataError
+from bench.metrics import MAP_DATASETS, map_of_dump, mean_ap  # noqa: F401 - their home is bench.metrics
 from protocols import engine, lists
 from protocols.base import Episode, Protocol, Split, file_sha256, register_protocol
 from protocols.supervised import check_average_clips, set_average_clips
-
-# Single-label datasets whose results also report mAP over the classes.
-MAP_DATASETS = ("activitynet",)
-
-
-def mean_ap(scores: np.ndarray, labels: np.ndarray) -> float:
-    """MMAction2's multi-label mAP (in percent) of ``scores`` (N, C) against multi-hot ``labels`` (N, C)."""
-    from mmaction.evaluation import mean_average_precision
-
-    return 100 * float(mean_average_precision(list(scores), list(labels.astype(np.int64))))
-
-
-def map_of_dump(dump: Path, num_classes: int) -> float:
-    """mAP of a single-label test from ``BenchAccMetric``'s dump (``<dump_path>.npz``: scores, labels)."""
-    data = np.load(Path(dump).with_suffix(".npz"))
-    onehot = np.zeros((len(data["labels"]), num_classes), dtype=np.int64)
-    onehot[np.arange(len(data["labels"])), data["labels"]] = 1
-    return mean_ap(data["scores"], onehot)
 
 
 def instance_list(src: Split, dst: Path) -> Split:

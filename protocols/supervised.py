@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import ConfigError, DataError
+from bench.metrics import MAP_DATASETS, map_of_dump
 from protocols import engine, lists
 from protocols.base import AVERAGE_CLIPS as AVERAGE_CLIPS_PARAM
 from protocols.base import EPOCHS, SPLIT, VIEWS, Episode, Param, Protocol, register_protocol
@@ -67,8 +68,6 @@ def evaluate_views(ctx: engine.RunContext, episode: Episode, model, views: tuple
         out.update({k: multi[k] for k in METRICS}, per_class=multi["per_class"])
     out["num_test_videos"] = single["num_test_videos"]
     out["views"] = f"{views[0]}x{views[1]}"
-    from protocols.multilabel import MAP_DATASETS, map_of_dump
-
     if episode.test.dataset in MAP_DATASETS:  # ActivityNet: mAP over the classes next to top-1
         dump = ctx.work_dir / episode.name / "predictions_{}"
         out["mAP_1view"] = map_of_dump(Path(str(dump).format("1view")), len(episode.classes))

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import bench.identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
 from bench.errors import ConfigError, RegistryError
 from bench.method import apply_overrides
 from bench.registry import Registry
@@ -30,6 +31,18 @@ def test_run_id_hashes_identity_not_labels():
     assert a.run_id != c.run_id
     assert a.run_id != RunSpec("m", "supervised", "d", overrides={"x.y": 1}, seed=1).run_id
     assert RunSpec.from_dict(a.to_dict()) == a
+
+
+def test_run_id_refuses_before_bench_identity_registers_its_resolver():
+    """bench.spec sits below bench.identity: without the registered resolver a run id is refused, not guessed."""
+    import subprocess
+    import sys
+
+    code = ("from bench.spec import RunSpec\n"
+            "try:\n    RunSpec('m', 'supervised', 'd').run_id\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\nelse:\n    print('no error')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("BenchError") and "import bench.identity" in out, out
 
 
 def test_store_writes_whole_records_and_failures(tmp_path):

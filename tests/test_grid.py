@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from bench import grid
+from bench import grid, job
 from bench.errors import ConfigError, ValidationError
 
 BASE = """
@@ -81,7 +81,7 @@ cases:
 """)
     g = grid.load(p)
     with pytest.raises(ValidationError) as e:
-        grid.validate(g.specs)
+        job.validate_cells(g.specs)
     msg = str(e.value)
     assert "2 problem(s)" in msg
     assert "no_such_field" in msg and "/nonexistent/weights.pt" in msg
@@ -99,7 +99,7 @@ def test_incompatible_protocol_and_unknown_names(tmp_path):
     text = BASE.replace("protocol: supervised", "protocol: zeroshot").replace("clip_meanpool", "test_supervised_only")
     p = write(tmp_path, text)
     with pytest.raises(ValidationError, match="does not support protocol 'zeroshot'"):
-        grid.validate(grid.load(p).specs)
+        job.validate_cells(grid.load(p).specs)
     p = write(tmp_path, BASE.replace("clip_meanpool", "no_such_method"))
     with pytest.raises(ValidationError, match="unknown method 'no_such_method'.*known methods: .*clip_meanpool"):
-        grid.validate(grid.load(p).specs)
+        job.validate_cells(grid.load(p).specs)

@@ -211,7 +211,7 @@ def write(tmp_path, text, name="g.yaml"):
 def test_numbers_with_an_exponent_are_numbers(tmp_path, syn_k400, fresh_dirs):
     g = grid.load(write(tmp_path, BASE + "cases: {a: {optim_wrapper.optimizer.lr: 1e-3}}\n"))
     assert g.specs[0].overrides["optim_wrapper.optimizer.lr"] == 0.001
-    grid.validate(g.specs)
+    job.validate_cells(g.specs)
     from bench.cli.run import parse_pairs
 
     assert parse_pairs(["a=1e-3", "b=2E4", "c=eight"], "--set") == {"a": 0.001, "b": 20000.0, "c": "eight"}
@@ -234,7 +234,7 @@ def test_numbers_with_an_exponent_are_numbers(tmp_path, syn_k400, fresh_dirs):
 def test_bad_values_are_refused_before_anything_is_written(tmp_path, syn_k400, fresh_dirs, case, field, value):
     g = grid.load(write(tmp_path, BASE + f"cases: {{bad: {case}}}\n"))
     with pytest.raises(ValidationError) as e:
-        grid.validate(g.specs)
+        job.validate_cells(g.specs)
     msg = str(e.value)
     assert f"{field}={value}" in msg, msg
     assert "accepted:" in msg and "(from " in msg, msg

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+import bench.identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
 from bench.errors import BenchError
 
 # Areas whose modules add subcommands; each is optional while the project grows.

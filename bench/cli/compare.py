@@ -18,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.paired import compare_runs, format_diff
+    from bench.paired import compare_runs
     from bench.store import Store
+    from bench.table_render import format_diff
 
     store = Store(Path(args.results) if args.results else None)
     a, b = store.read(args.run_a), store.read(args.run_b)

@@ -81,7 +81,7 @@ def limit_classes(model_cfg: Any, n: int) -> int:
     Returns the number of classes kept. Raises ConfigError for ``n < 1`` or a config without class names.
     """
     from bench.data.labels import resolve_class_names
-    from protocols.engine import set_classes
+    from bench.views import set_classes
 
     if n < 1:
         raise ConfigError(f"bench flops --classes {n}: expected a positive number of classes")

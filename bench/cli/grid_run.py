@@ -59,7 +59,7 @@ def method_notes(grid, specs, launcher_overrides) -> None:
 
 
 def run_grid(args: argparse.Namespace) -> int:
-    from bench import follow, launch, profiles
+    from bench import follow, job, launch, profiles
     from bench import grid as grid_mod
     from bench.store import Store
 
@@ -74,7 +74,7 @@ def run_grid(args: argparse.Namespace) -> int:
         method_notes(grid, specs, launcher_overrides)
         return dry_run(specs, store)
     t0 = time.time()
-    grid_mod.validate(specs, what=f"grid {args.grid}")
+    job.validate_cells(specs, what=f"grid {args.grid}")
     print(f"validated {len(specs)} cells in {time.time() - t0:.1f} s")
     executor = args.executor or grid.executor
     prof_name = grid.launcher.get("profile", "local")

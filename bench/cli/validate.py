@@ -14,10 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from bench import grid as grid_mod
+    from bench import job
     from bench.cli.grid_run import describe_setting
 
     g = grid_mod.load(args.grid, profile=args.profile)
     print(describe_setting(g))
-    grid_mod.validate(g.specs, what=f"grid {args.grid}")
+    job.validate_cells(g.specs, what=f"grid {args.grid}")
     print(f"all {len(g.specs)} cells are valid")
     return 0

@@ -26,11 +26,11 @@ import os
 from pathlib import Path
 
 from bench import settings
-from bench.data import importers
+from bench.data import official_files
 from bench.errors import DataError
 
 VERSIONS = ("k400", "k600", "k700")
-MAPS_DIR = importers.LABELS_DIR / "k710"
+MAPS_DIR = official_files.LABELS_DIR / "k710"
 
 
 # Classes whose K710 row has another name (K400's classes renamed in K600/K700, and two K600/K700
@@ -47,13 +47,13 @@ RENAMED = {
 
 def row_maps() -> dict[str, list[int]]:
     """Version -> the K710 row of each of its classes (MMAction2's ``map_k*.json``), checked by name."""
-    k710 = importers.read_classes("k710")
-    norm = importers.norm_name
+    k710 = official_files.read_classes("k710")
+    norm = official_files.norm_name
     out = {}
     for v in VERSIONS:
         path = MAPS_DIR / f"map_{v}.json"
         rows = json.loads(path.read_text())
-        classes = importers.read_classes(v)
+        classes = official_files.read_classes(v)
         if len(rows) != len(classes) or len(set(rows)) != len(rows) or max(rows) >= len(k710):
             raise DataError(f"{path}: expected {len(classes)} distinct rows of 0..709")
         for name, r in zip(classes, rows):
@@ -68,7 +68,7 @@ def youtube_id(key: str) -> str:
     return key[:11]
 
 
-def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False) -> importers.ImportResult:
+def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False) -> official_files.ImportResult:
     entries = {v: settings.dataset_entry(v) for v in VERSIONS}
     absent = [v for v, e in entries.items() if not e.get("root") or not e.get("annotations")]
     if absent:
@@ -82,15 +82,15 @@ def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False)
     elif not root.is_dir():
         raise DataError(f"bench data import k710: --root {root} is not a directory")
     maps = row_maps()
-    records: dict[str, list[importers.Record]] = {}
+    records: dict[str, list[official_files.Record]] = {}
     sources = []
     for v in VERSIONS:
         ann = Path(entries[v]["annotations"])
-        cmap = importers.ClassMap(v, aliases=importers._aliases(v))
-        records[v] = importers.read_kinetics(ann, cmap)
-        sources += importers._sources(v, ann)
+        cmap = official_files.ClassMap(v, aliases=official_files._aliases(v))
+        records[v] = official_files.read_kinetics(ann, cmap)
+        sources += official_files._sources(v, ann)
     held_out = {youtube_id(r.key) for v in VERSIONS for r in records[v] if r.split in ("val", "test")}
-    chosen: dict[str, dict[str, tuple[str, importers.Record, importers.Record]]] = {"train": {}, "val": {}}
+    chosen: dict[str, dict[str, tuple[str, official_files.Record, official_files.Record]]] = {"train": {}, "val": {}}
     stats = {"train": {"duplicates": 0, "in_val_or_test": 0, "relabelled": 0}, "val": {"duplicates": 0,
                                                                                        "relabelled": 0}}
     for v in VERSIONS:
@@ -106,10 +106,10 @@ def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False)
                 stats[r.split]["duplicates"] += 1
                 stats[r.split]["relabelled"] += chosen[r.split][yt][1].labels != labels
                 continue
-            chosen[r.split][yt] = (v, importers.Record(r.split, r.key, labels, r.where, kind="stem",
+            chosen[r.split][yt] = (v, official_files.Record(r.split, r.key, labels, r.where, kind="stem",
                                                        alt_keys=r.alt_keys), r)
-    indexes = {v: importers.VideoIndex(roots[v], skip=out_dir) for v in VERSIONS}
-    version_classes = {v: importers.read_classes(v) for v in VERSIONS}
+    indexes = {v: official_files.VideoIndex(roots[v], skip=out_dir) for v in VERSIONS}
+    version_classes = {v: official_files.read_classes(v) for v in VERSIONS}
     resolved, files = [], []
     for v in VERSIONS:
         files += [_rel(roots[v] / f, root) for f in indexes[v].files]
@@ -117,9 +117,9 @@ def import_k710(root: Path | None, out_dir: Path, *, skip_missing: bool = False)
         for yt in sorted(chosen[split]):
             v, rec, original = chosen[split][yt]
             # resolve with the version's own labels (class folders are named after the version's classes)
-            path = importers.resolve(original, indexes[v], version_classes[v], check_folder=True)
+            path = official_files.resolve(original, indexes[v], version_classes[v], check_folder=True)
             resolved.append((rec, None if path is None else _rel(roots[v] / path, root)))
-    res = importers.write_lists("k710", root, out_dir, resolved, files, skip_missing=skip_missing,
+    res = official_files.write_lists("k710", root, out_dir, resolved, files, skip_missing=skip_missing,
                                 sources=sorted(set(sources)), header_extra=stats)
     res.entry["built_from"] = {v: entries[v]["root"] for v in VERSIONS}
     return res

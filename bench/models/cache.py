@@ -35,6 +35,7 @@ import torch
 
 from bench import settings
 from bench.errors import DataError
+from bench.fsutil import fsync_dir
 from bench.spec import canonical_json
 
 log = logging.getLogger(__name__)
@@ -62,19 +63,6 @@ def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_entry(path: Path, key: str, tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> Tensors:
     """Write one entry atomically; returns the stored (CPU, contiguous) tensors."""
     from safetensors.torch import save
@@ -93,7 +81,7 @@ def write_entry(path: Path, key: str, tensors: Mapping[str, torch.Tensor], info:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return stored
 
 

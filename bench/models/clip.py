@@ -9,8 +9,6 @@ and the tiny CLIP trained on the synthetic world, so both take exactly the same 
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 from pathlib import Path
 
@@ -18,18 +16,15 @@ import torch
 
 from bench import settings
 from bench.errors import ConfigError
+from bench.models.files import (  # noqa: F401 - importable from here as before
+    MODEL_CONFIGS,
+    SYNTHETIC_WEIGHTS,
+    _register_configs,
+    file_sha256,
+    synthetic_weights,
+)
 
 log = logging.getLogger(__name__)
-MODEL_CONFIGS = Path(__file__).resolve().parent / "model_configs"
-
-
-@functools.cache
-def _register_configs() -> None:
-    import open_clip
-
-    open_clip.add_model_config(MODEL_CONFIGS)
-
-
 def architectures() -> list[str]:
     import open_clip
 
@@ -52,30 +47,6 @@ def resolve_weights(weights: str | None) -> Path | None:
             f"'weights:' in {settings.config_file()} or BENCH_WEIGHTS_<TAG>; nothing is downloaded at run time"
         )
     return path
-
-
-SYNTHETIC_WEIGHTS = {
-    "tiny-clip": ("bench.data.synthetic.tiny_clip", "tiny_clip_weights"),
-    "tiny-video": ("bench.models.tiny_video", "tiny_video_weights"),
-}
-
-
-def synthetic_weights(tag: str) -> Path:
-    """Weights the synthetic world trains for itself (``synthetic:tiny-clip``), built on first use."""
-    import importlib
-
-    name = tag.split(":", 1)[1]
-    if name not in SYNTHETIC_WEIGHTS:
-        raise ConfigError(f"weights tag {tag!r}: the synthetic world provides "
-                          f"{', '.join('synthetic:' + k for k in sorted(SYNTHETIC_WEIGHTS))}")
-    module, func = SYNTHETIC_WEIGHTS[name]
-    return Path(getattr(importlib.import_module(module), func)(None))
-
-
-@functools.lru_cache(maxsize=32)
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:

@@ -4,7 +4,8 @@ Like ViViT's "joint space-time" model (Arnab et al. 2021, section 3.1, model 1) 
 embedding (section 3.1, Fig. 3): a Conv3d with kernel = stride = (t, p, p) turns a clip into
 tokens, learned space-time position embeddings are added, and a plain transformer encoder
 attends over all tokens at once. Small enough to train on a CPU in seconds; pretrained briefly
-on ``syn_pretrain`` (``tiny_video_weights``). Registered as an MMAction2 backbone
+on ``syn_pretrain`` (``bench.data.synthetic.video_pretrain.pretrained_weights``, which imports this
+module; this module does not import it). Registered as an MMAction2 backbone
 (``TinyVideoViT``) when MMAction2 is importable.
 """
 
@@ -61,13 +62,6 @@ class TinyVideoViT(nn.Module):
 
     def init_weights(self) -> None:  # MMAction2 calls this on backbones; weights are set in __init__
         return None
-
-
-def tiny_video_weights(size: str | None = None) -> Path:
-    """The ``TinyVideoViT`` state dict pretrained on ``syn_pretrain`` of ``size`` (built if missing)."""
-    from bench.data.synthetic.video_pretrain import pretrained_weights
-
-    return pretrained_weights(size)
 
 
 def load_pretrained(model: TinyVideoViT, path: str | Path) -> TinyVideoViT:

@@ -326,7 +326,7 @@ def resolve_path(weights: str) -> tuple[Path, str | None]:
     from bench import settings
 
     if str(weights).startswith("synthetic:"):
-        from bench.models.clip import synthetic_weights
+        from bench.models.files import synthetic_weights
 
         return synthetic_weights(weights), None
     configured = settings.weights_entry(weights)
@@ -538,7 +538,7 @@ def _clip_shapes(arch: str) -> Callable[[Layout], dict[str, tuple[int, ...]]]:
     def build(layout: Layout) -> dict[str, tuple[int, ...]]:
         import open_clip
 
-        from bench.models.clip import _register_configs
+        from bench.models.files import _register_configs
 
         _register_configs()
         if arch not in open_clip.list_models():
@@ -590,7 +590,7 @@ def _bike_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[
         import open_clip
         from open_clip.transformer import Transformer
 
-        from bench.models.clip import _register_configs
+        from bench.models.files import _register_configs
 
         _register_configs()
         dim = int((open_clip.get_model_config(node["clip_arch"]) or {}).get("embed_dim", 512))
@@ -605,9 +605,17 @@ def _bike_shapes(node: Mapping[str, Any]) -> Callable[[Layout], dict[str, tuple[
     return build
 
 
-def _bike_fusion(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
-    from methods.bike.model import bike_fusion_state
+def bike_fusion_state(ck, layout) -> dict:
+    """BIKE's ``fusion_model_state_dict`` (video_header 'Transf') in our naming: ``frame_pos.*``, ``temporal.*``."""
+    out = {}
+    for k, v in (ck.extra.get("fusion_model_state_dict") or {}).items():
+        k = k.replace("module.", "")
+        k = k.replace("frame_position_embeddings.", "frame_pos.", 1) if k.startswith("frame_position") else k
+        out["temporal." + k[len("transformer."):] if k.startswith("transformer.") else k] = v
+    return out
 
+
+def _bike_fusion(ck: Checkpoint, layout: Layout) -> dict[str, Any]:
     return bike_fusion_state(ck, layout)
 
 

@@ -36,9 +36,19 @@ ORACLE_PLUGINS = ("bench.data.catalog", "bench.data.synthetic.oracle")
 _plugins_loaded = False
 
 
+# Labels of the oracles' quality settings, by the plugin that registered them: called each time a
+# provider is built (settings may change between providers) and written into its model name.
+ORACLE_LABELS: dict[str, Callable[[], str]] = {}
+
+
 def register_oracle(dataset: str, fn: Oracle | None = None) -> Any:
     """Register ``fn(request) -> str`` as the oracle of ``dataset``; usable as a decorator."""
     return ORACLES.register(dataset, fn)
+
+
+def register_oracle_label(plugin: str, label: Callable[[], str]) -> None:
+    """Let ``plugin``'s oracles name their settings (``label()``) in the offline provider's model name."""
+    ORACLE_LABELS[plugin] = label
 
 
 def _load_oracle_plugins() -> None:
@@ -102,10 +112,9 @@ def load_answer_file(path: Path) -> dict[tuple[str | None, str, str], str]:
 
 
 def _oracle_label() -> str:
-    from bench.data.synthetic.oracle import OracleConfig
-
-    c = OracleConfig.from_settings()
-    return f"oracle(noise={c.noise:g},omission={c.omission:g},seed={c.seed})"
+    """The registered oracles' settings, e.g. the synthetic world's ``oracle(noise=0,omission=0,seed=0)``."""
+    _load_oracle_plugins()
+    return "+".join(sorted({label() for label in ORACLE_LABELS.values()}))
 
 
 class OfflineProvider:

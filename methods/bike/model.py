@@ -23,19 +23,9 @@ from bench.errors import ConfigError
 from methods.baselines.clip_meanpool import clip_parts
 
 
-def bike_fusion_state(ck, layout) -> dict:
-    """BIKE's ``fusion_model_state_dict`` (video_header 'Transf') in our naming: ``frame_pos.*``, ``temporal.*``."""
-    out = {}
-    for k, v in (ck.extra.get("fusion_model_state_dict") or {}).items():
-        k = k.replace("module.", "")
-        k = k.replace("frame_position_embeddings.", "frame_pos.", 1) if k.startswith("frame_position") else k
-        out["temporal." + k[len("transformer."):] if k.startswith("transformer.") else k] = v
-    return out
-
-
 def load_bike_fusion(encoder: nn.Module, weights: str) -> dict:
     """Load the temporal part of BIKE's released file into ``encoder`` strictly; the load report."""
-    from bench.models.weights import load_into
+    from bench.models.weights import bike_fusion_state, load_into
 
     holder = nn.Module()
     holder.frame_pos, holder.temporal = encoder.frame_pos, encoder.temporal

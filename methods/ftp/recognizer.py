@@ -37,6 +37,21 @@ HEAD_TYPES = ("ftp", "linear")
 FTP_HEAD_ONLY = ("num_heads", "num_blocks", "hidden", "mlp_ratio")  # FTPHead arguments the linear head lacks
 
 
+MODES = ("shared", "per_cell")  # model.stage1.mode (methods/ftp/stage1.py)
+
+
+def settings_of(model_cfg: Any) -> dict[str, Any]:
+    """``model.stage1`` with defaults, checked: ``mode`` (shared | per_cell), ``dataset``, ``split``."""
+    s = dict(model_cfg.get("stage1") or {})
+    unknown = set(s) - {"mode", "dataset", "split"}
+    if unknown:
+        raise ConfigError(f"model.stage1 has unknown keys {sorted(unknown)}; accepted: mode, dataset, split")
+    mode = s.get("mode", "shared")
+    if mode not in (*MODES, "produce"):
+        raise ConfigError(f"model.stage1.mode={mode!r}; accepted: {', '.join(MODES)}")
+    return {"mode": mode, "dataset": s.get("dataset"), "split": s.get("split") or "train"}
+
+
 class Aligner(nn.Module):
     """Stage-1 only: pools ``v_i`` over its ``T + N`` rows and maps it to the text embedding space."""
 
@@ -165,8 +180,6 @@ class FTPRecognizer(Recognizer3D):
         self.head_type, self.keyframes, self.num_frames = head_type, int(keyframes), int(num_frames)
         self.stage1_epochs, self.alpha = int(stage1_epochs), float(alpha)
         self.text_cfg = resolve_vlm(plain(text or {}))
-        from methods.ftp.stage1 import settings_of
-
         self.stage1_cfg = settings_of({"stage1": plain(stage1 or {"mode": "per_cell"})})
         t, h, w = (int(v) for v in feature_grid)
         self.grid = (t, h, w)

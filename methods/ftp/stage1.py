@@ -29,27 +29,15 @@ import torch
 
 from bench import artefacts
 from bench.errors import ConfigError
+from methods.ftp.recognizer import MODES, settings_of  # noqa: F401 - model.stage1's settings live with the model
 
 log = logging.getLogger(__name__)
 KIND = "ftp.stage1"
-MODES = ("shared", "per_cell")
 STATE_FILE = "processors.pth"
 TRAINING_PROTOCOLS = ("supervised", "fewshot")  # protocols whose runs train through FTPStageHook
 # model fields that only stage 2 (or the cell's choice of letters) reads: not part of the key
 STAGE2_ONLY = ("cls_head", "alpha", "head_type", "blending", "prompts", "stage1", "feature_cache", "encoders",
                "encoder", "type")
-
-
-def settings_of(model_cfg: Any) -> dict[str, Any]:
-    """``model.stage1`` with defaults, checked: ``mode`` (shared | per_cell), ``dataset``, ``split``."""
-    s = dict(model_cfg.get("stage1") or {})
-    unknown = set(s) - {"mode", "dataset", "split"}
-    if unknown:
-        raise ConfigError(f"model.stage1 has unknown keys {sorted(unknown)}; accepted: mode, dataset, split")
-    mode = s.get("mode", "shared")
-    if mode not in (*MODES, "produce"):
-        raise ConfigError(f"model.stage1.mode={mode!r}; accepted: {', '.join(MODES)}")
-    return {"mode": mode, "dataset": s.get("dataset"), "split": s.get("split") or "train"}
 
 
 @functools.lru_cache(maxsize=64)
@@ -60,7 +48,7 @@ def _list_sha256(path: str, mtime: float) -> str:
 def dataset_identity(name: str, split: str) -> dict[str, Any]:
     """The stage-1 training set: its name, its training list's sha256 and (synthetic) the world."""
     from bench.data.catalog import get_dataset
-    from bench.spec import synthetic_world
+    from bench.data.synthetic.storage import synthetic_world
 
     ds = get_dataset(name, where="model.stage1.dataset")
     path = Path(ds.split_file(split))
@@ -82,8 +70,9 @@ def producer_spec(spec: Any, letter: str, stage1: dict[str, Any]):
 
 def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[str, Any]:
     """What determines the stage-1 processors of ``letter`` (see the module docstring)."""
-    from bench.job import weight_sources
     from methods.ftp.recognizer import plain, resolve_vlm, select_encoder
+
+    weight_sources = artefacts.job_service("weight_sources")
 
     model = plain(cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else cfg.model)
     if model.get("encoder"):
@@ -118,8 +107,7 @@ def identity(cfg: Any, letter: str, seed: int, stage1: dict[str, Any]) -> dict[s
 
 def consumes(spec: Any) -> list[artefacts.Artefact]:
     """The stage-1 artefacts of a cell: one per prompt letter in shared mode, none in per_cell mode."""
-    from bench.job import _resolve_cfg
-
+    _resolve_cfg = artefacts.job_service("resolve_cfg")
     cfg = _resolve_cfg(spec)
     stage1 = settings_of(cfg.model)
     prompts = list(cfg.model.get("prompts") or [])
@@ -145,13 +133,13 @@ def produce(art: artefacts.Artefact, out_dir: Path) -> dict[str, Any]:
     """Train the processor of ``art.label`` alone for ``stage1_epochs`` epochs; save its weights in ``out_dir``."""
     from mmengine.model import is_model_wrapper
 
-    from bench import job, settings
+    from bench import settings
     from bench.spec import RunSpec
     from bench.store import atomic_write_json
     from protocols import engine
 
     spec = RunSpec.from_dict(art.job["spec"])
-    prep = job.prepare(spec)
+    prep = artefacts.job_service("prepare")(spec)
     work_dir = settings.work_root() / "artefacts" / art.key  # MMEngine checkpoints: a requeued producer resumes
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())

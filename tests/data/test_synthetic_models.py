@@ -122,9 +122,9 @@ def test_tiny_video_backbone_forward_and_mmaction_registry() -> None:
 
 @pytest.mark.slow
 def test_tiny_video_weights_load_into_the_backbone() -> None:
-    from bench.data.synthetic.video_pretrain import BACKBONE
-    from bench.models.tiny_video import TinyVideoViT, load_pretrained, tiny_video_weights
+    from bench.data.synthetic.video_pretrain import BACKBONE, pretrained_weights
+    from bench.models.tiny_video import TinyVideoViT, load_pretrained
 
     cfg = get_size("tiny")
-    model = load_pretrained(TinyVideoViT(cfg.num_frames, cfg.resolution, **BACKBONE), tiny_video_weights("tiny"))
+    model = load_pretrained(TinyVideoViT(cfg.num_frames, cfg.resolution, **BACKBONE), pretrained_weights("tiny"))
     assert model(torch.rand(1, 3, cfg.num_frames, cfg.resolution, cfg.resolution)).shape == (1, BACKBONE["embed_dim"])

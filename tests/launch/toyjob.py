@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.launch import RunJob, is_rank_zero
+from bench.dist import is_rank_zero
+from bench.launch import RunJob
 from bench.spec import RunSpec
 from bench.store import Store, atomic_write_json
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.data.synthetic import render, video_io, world
-from bench.data.synthetic.datasets import save_info, video_rng
+from bench.data.synthetic.common import save_info, video_rng
 from bench.data.synthetic.sizes import SizeConfig
 
 ACTIONS = ("stand still", "walk left", "walk right", "jump up", "drop down", "spin", "grow", "shrink",

@@ -20,14 +20,11 @@ from typing import Any
 import numpy as np
 
 from bench.data.synthetic import render, storage, video_io, world
+from bench.data.synthetic.common import save_info, video_rng
 from bench.data.synthetic.sizes import SizeConfig, get_size
 from bench.errors import DataError
 
 Item = tuple[str, int, world.ClassSpec, int]  # relative path, label, class, video index within class
-
-
-def video_rng(seed: int, dataset: str, label: int, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(dataset.encode()), label, index])
 
 
 def write_lines(path: Path, lines: list[str]) -> None:
@@ -87,16 +84,6 @@ def fewshot_list(items: list[tuple[str, int]], k: int, seed: int, where: str) ->
         pick = sorted(rng.choice(len(vids), size=k, replace=False).tolist())
         chosen.extend(vids[i] for i in pick)
     return chosen
-
-
-def save_info(root: Path, name: str, cfg: SizeConfig, classes: list[str], splits: dict[str, str],
-              extra: dict[str, Any], kind: str = "video") -> dict[str, Any]:
-    """Write ``info.json`` (paths relative to the dataset directory) and return the manifest meta."""
-    info = {"name": name, "classes": classes, "splits": splits, "kind": kind, "size": cfg.name, "seed": cfg.seed,
-            "resolution": cfg.resolution, "num_frames": cfg.num_frames, "fps": video_io.FPS,
-            "extra": {"meta": "meta.jsonl", "class_info": "class_info.json", **extra}}
-    (root / "info.json").write_text(json.dumps(info, indent=1, sort_keys=True))
-    return {"dataset": name, "size": cfg.name, "seed": cfg.seed}
 
 
 def _split_lists(root: Path, splits: dict[str, list[tuple[str, int]]]) -> dict[str, str]:
@@ -210,7 +197,7 @@ def _abs(root: Path, value: Any) -> Any:
 
 def dataset_info(name: str, size: str | None = None) -> Any:
     """The ``DatasetInfo`` of synthetic dataset ``name``, generating it on first use."""
-    from bench.data.catalog import DatasetInfo
+    from bench.data.info import DatasetInfo
 
     root = ensure(name, size)
     info = storage.load_json(root / "info.json")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.importers import read_classes
+from bench.data.official_files import read_classes
 from bench.data.synthetic.video_io import write_video
 
 FRAMES, SIZE = 8, 32

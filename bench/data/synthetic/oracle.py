@@ -72,6 +72,10 @@ class OracleConfig:
                               f"omission={out.omission}")
         return out
 
+    def label(self) -> str:
+        """How the offline provider's model name carries these rates (part of every text cache key)."""
+        return f"oracle(noise={self.noise:g},omission={self.omission:g},seed={self.seed})"
+
 
 class Oracle:
     """Ground-truth answers for one generated dataset.
@@ -232,8 +236,9 @@ def oracle_for(dataset: str, size: str | None = None, config: OracleConfig = Ora
 def register_oracles(config: OracleConfig | None = None) -> None:
     """Register the oracle of every synthetic dataset with ``bench.text``'s offline provider."""
     from bench.data.synthetic import SYNTHETIC_DATASETS
-    from bench.text.offline import ORACLES, register_oracle
+    from bench.text.offline import ORACLES, register_oracle, register_oracle_label
 
+    register_oracle_label(__name__, lambda: OracleConfig.from_settings().label())
     config = config or OracleConfig.from_settings()
     for name in SYNTHETIC_DATASETS:
         if name not in ORACLES._items:

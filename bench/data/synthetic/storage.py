@@ -123,3 +123,13 @@ def load_json(path: Path) -> Any:
     if not path.exists():
         raise DataError(f"{path} is missing; rebuild with 'bench data prepare'")
     return json.loads(path.read_text())
+
+
+def synthetic_world() -> dict[str, Any]:
+    """What a synthetic dataset name stands for here: the world's size (``$BENCH_SYNTH_SIZE`` or the user
+    config), its seed and its data format. Part of the run id of runs on ``syn_*`` datasets, so that a run on
+    the tiny world never answers for the small one, nor data of an older format for the current one."""
+    from bench.data.synthetic.sizes import get_size
+
+    cfg = get_size()
+    return {"size": cfg.name, "seed": cfg.seed, "format": FORMAT}

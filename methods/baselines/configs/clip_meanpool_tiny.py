@@ -1,7 +1,8 @@
 # clip_meanpool, tiny size: the synthetic world's tiny CLIP (64x64, patch 8), 8 frames, CPU schedule.
 # Class names and annotation lists are set by the protocol; the defaults below let
 # `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
-_base_ = ["../../_base_/default_runtime.py"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py",
+          "../../_base_/schedules/tiny_cpu.py"]
 
 num_frames = 8
 img_size = 64
@@ -30,54 +31,5 @@ model = dict(
     ),
 )
 
-# No horizontal flip: the synthetic world has left/right motion classes that a flip would swap.
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="RandomResizedCrop", area_range=(0.7, 1.0)),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
-val_pipeline = test_pipeline
-
-dataset_type = "CheckedVideoDataset"
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
-
 max_epochs = 6
-train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
-optim_wrapper = dict(
-    optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.2)}),
-    clip_grad=dict(max_norm=1.0),
-)
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - 1, eta_min=0, by_epoch=True, begin=1, end=max_epochs,
-         convert_to_iter_based=True),
-]
-
+optim_wrapper = dict(optimizer=dict(lr=5e-4), paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.2)}))

@@ -8,7 +8,7 @@
 # Defaults are what the public code (whwu95/BIKE) computes; the paper's readings are the switches listed in
 # methods/bike/README.md ("Public code vs paper").
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
-_base_ = ["../../_base_/default_runtime.py"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py"]
 
 num_frames = 8
 img_size = 64
@@ -90,21 +90,9 @@ test_pipeline = [
 ]
 val_pipeline = test_pipeline
 
-dataset_type = "CheckedVideoDataset"
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
+# Loaders: methods/_base_/datasets/synthetic_video.py, with this config's pipelines.
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 # Table A.1 recipe, scaled to the CPU: AdamW, new layers at the base rate, every CLIP parameter at 0.1x
 # (5e-5 / 5e-6 in the paper; the public utils/solver.py puts the whole CLIP, image and text encoders and

@@ -2,7 +2,8 @@
 # as the video pre-trained model, its tiny CLIP (64x64, patch 8 -> 8x8 grid, width 64) as the VLM, the offline
 # oracle LLM for the description bank. Class names and annotation lists are set by the protocol; the defaults
 # let `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
-_base_ = ["../../_base_/default_runtime.py"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py",
+          "../../_base_/schedules/tiny_cpu.py"]
 
 num_frames = 16
 img_size = 64
@@ -67,29 +68,17 @@ test_pipeline = [
 ]
 val_pipeline = test_pipeline
 
-dataset_type = "CheckedVideoDataset"
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
+# Loaders: methods/_base_/datasets/synthetic_video.py, with this config's pipelines.
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 # Table 7's recipe (AdamW, weight decay 0.05, warm-up then cosine), scaled to the tiny world: more epochs
 # per video, a larger learning rate for the from-scratch heads.
 max_epochs = 8
 warmup_epochs = 1
-train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1000)
+train_cfg = dict(max_epochs=max_epochs)  # the rest: methods/_base_/schedules/tiny_cpu.py
 optim_wrapper = dict(
-    optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    optimizer=dict(betas=(0.9, 0.999)),
     paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.5)}),
     clip_grad=dict(max_norm=5.0),
 )
