@@ -351,3 +351,65 @@ def category_groups(items: list[tuple[int, str]], synthetic: bool) -> dict[str, 
             groups[key].append(i)
         return groups
     return {g: [i for i, _ in items if lo <= i <= hi] for g, (lo, hi) in AVA_GROUPS.items()}
+
+
+PREDICTIONS = "predictions_ava.npz"
+
+
+def _lines(path: Path | None) -> np.ndarray:
+    text = Path(path).read_text() if path is not None else ""
+    return np.array([line for line in text.splitlines() if line.strip()], dtype=str)
+
+
+def prediction_arrays(det_csv: Path, gt_csv: Path, label_map: Path, exclusions: Path | None,
+                      groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """What ``frame_map`` consumes, as arrays (issue 23): every detection row of ``det_csv`` (``det_video``,
+    ``det_ts``, ``det_box`` (N, 4), ``det_action``, ``det_score``: the CSV's values, which it rounds to 4
+    decimals), the ground-truth CSV's rows, the label map, the excluded keyframes and the category groups.
+    ``video`` is the test videos (the ground truth's, sorted). Refuses when the arrays would not write the
+    detection CSV back byte for byte (then the mAP recomputed from them could differ)."""
+    import json
+
+    rows = [r for r in csv.reader(io.StringIO(Path(det_csv).read_text())) if r]
+    arrays = {
+        "det_video": np.array([r[0] for r in rows], dtype=str),
+        "det_ts": np.array([int(r[1]) for r in rows], dtype=np.int32),
+        "det_box": np.array([[float(x) for x in r[2:6]] for r in rows], dtype=np.float64).reshape(-1, 4),
+        "det_action": np.array([int(r[6]) for r in rows], dtype=np.int32),
+        "det_score": np.array([float(r[7]) for r in rows], dtype=np.float64),
+    }
+    if detection_text(arrays) != Path(det_csv).read_text():
+        raise DataError(f"{det_csv}: its rows do not round-trip through the kept arrays; the AVA predictions "
+                        f"cannot reproduce the metric's input")
+    gt = _lines(gt_csv)
+    arrays.update(video=np.array(sorted({line.split(",")[0] for line in gt}), dtype=str), gt_csv=gt,
+                  label_map=np.array(Path(label_map).read_text()), exclusions=_lines(exclusions),
+                  groups=np.array(json.dumps(groups, sort_keys=True)))
+    return arrays
+
+
+def detection_text(arrays: dict[str, np.ndarray]) -> str:
+    """The detection CSV of prediction arrays, formatted as ``write_detections`` writes it."""
+    return "".join(
+        f"{v},{int(t):04d},{b[0]:.4f},{b[1]:.4f},{b[2]:.4f},{b[3]:.4f},{int(a)},{s:.4f}\n"
+        for v, t, b, a, s in zip(arrays["det_video"], arrays["det_ts"], arrays["det_box"], arrays["det_action"],
+                                 arrays["det_score"]))
+
+
+def map_of_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``frame_map`` of prediction arrays (``prediction_arrays``): the files written back to a temporary directory
+    and scored by the same single ``ava_eval`` call as the protocol's."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ava-recompute-") as tmp:
+        d = Path(tmp)
+        (d / "detections.csv").write_text(detection_text(arrays))
+        (d / "gt.csv").write_text("".join(f"{line}\n" for line in arrays["gt_csv"]))
+        (d / "label_map.pbtxt").write_text(str(arrays["label_map"]))
+        excl = None
+        if len(arrays["exclusions"]):
+            excl = d / "exclusions.csv"
+            excl.write_text("".join(f"{line}\n" for line in arrays["exclusions"]))
+        groups = {g: [int(i) for i in ids] for g, ids in json.loads(str(arrays["groups"])).items()}
+        return frame_map(d / "detections.csv", d / "gt.csv", d / "label_map.pbtxt", excl, groups)
