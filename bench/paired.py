@@ -42,8 +42,8 @@ def compare_runs(root: Path, a: dict[str, Any], b: dict[str, Any],
         raise DataError(f"cannot compare: {why}")
     xa, xb = _arrays(root, a), _arrays(root, b)
     if predictions.ava(xa):
-        raise DataError(f"cannot compare runs {a.get('run_id')} and {b.get('run_id')}: AVA's frame mAP has no "
-                        f"paired bootstrap here ({predictions.AVA_NO_CI})")
+        raise DataError(f"cannot compare runs {a.get('run_id')} and {b.get('run_id')}: "
+                        f"not paired ({predictions.AVA_NO_PAIRED})")
     if predictions.multilabel(xa):  # Charades: mAP over the same videos
         ma = [(xa[e]["scores"], xa[e]["labels_multi"]) for e in xa]
         mb = [(xb[e]["scores"], xb[e]["labels_multi"]) for e in xa]
@@ -70,7 +70,7 @@ def compare_rows(root: Path, ref: list[dict[str, Any]], row: list[dict[str, Any]
         if why:
             return {"why": why}
         if ref[0].get("protocol") == "ava":
-            return {"why": f"AVA: {predictions.AVA_NO_CI}"}
+            return {"why": predictions.AVA_NO_PAIRED}
         return compare_runs(root, ref[0], row[0], (metric,))[metric]
     by_seed_a = {r.get("seed"): r for r in ref}
     by_seed_b = {r.get("seed"): r for r in row}

@@ -92,6 +92,8 @@ def _check_ava(root, record, arrays):
     assert a["det_box"].shape == (len(a["det_score"]), 4) and set(a["det_video"]) <= set(a["video"])
     gt = [line.strip() for line in open(ep["episode"]["test"]["files"]["gt_csv"]["path"]) if line.strip()]
     assert list(a["gt_csv"]) == gt and record["predictions"]["num_videos"] == len({g.split(",")[0] for g in gt})
-    assert record["stats"]["ci"] is None and "ava_eval" in record["stats"]["why"]
+    ci = record["stats"]["ci"]
+    assert set(ci) == {k for k in AVA_KEYS if record["metrics"][k] is not None} and "mAP" in ci
+    assert all(lo <= record["metrics"][k] <= hi for k, (lo, hi) in ci.items())
     with pytest.raises(DataError, match="AVA"):
         compare_runs(root, record, record)
