@@ -2,7 +2,8 @@
 
 ``AccMetric`` computes top-k and mean class accuracy. The harness also needs per-class accuracy
 (for ``bench plot classes``) and the raw scores (to average views or re-score), so this subclass
-writes them to ``dump_path`` and returns the same scalar metrics as ``AccMetric``.
+writes them to ``dump_path`` and returns the same scalar metrics as ``AccMetric``. A multi-view test run under
+``bench.view_agreement.per_view_top1`` also dumps each video's per-view top-1 (``view_top1``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 from mmaction.evaluation import AccMetric
 from mmaction.registry import METRICS
 
+from bench.view_agreement import FIELD
+
 
 @METRICS.register_module()
 class BenchAccMetric(AccMetric):
@@ -23,6 +26,16 @@ class BenchAccMetric(AccMetric):
         super().__init__(*args, **kwargs)
         self.dump_path = dump_path
         self.class_names = class_names
+
+    def process(self, data_batch, data_samples) -> None:
+        """``AccMetric.process``, plus each video's per-view top-1 where the test step attached it
+        (``bench.view_agreement``)."""
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        for result, sample in zip(self.results[start:], data_samples):
+            views = sample.get(FIELD) if hasattr(sample, "get") else None
+            if views is not None:
+                result[FIELD] = np.asarray(views.cpu() if hasattr(views, "cpu") else views, dtype=np.int64)
 
     def compute_metrics(self, results: list) -> dict:
         if self.dump_path:
@@ -39,7 +52,10 @@ class BenchAccMetric(AccMetric):
         }
         path = Path(self.dump_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path.with_suffix(".npz"), scores=scores, labels=labels)
+        arrays = {"scores": scores, "labels": labels}
+        if results and all(FIELD in r for r in results) and len({len(r[FIELD]) for r in results}) == 1:
+            arrays[FIELD] = np.stack([r[FIELD] for r in results])  # (videos, views): each view's top-1
+        np.savez_compressed(path.with_suffix(".npz"), **arrays)
         path.with_suffix(".json").write_text(json.dumps({"per_class": per_class, "n": len(labels)}, indent=1))
 
 

@@ -41,6 +41,9 @@ def compare_runs(root: Path, a: dict[str, Any], b: dict[str, Any],
     if why:
         raise DataError(f"cannot compare: {why}")
     xa, xb = _arrays(root, a), _arrays(root, b)
+    if predictions.ava(xa):
+        raise DataError(f"cannot compare runs {a.get('run_id')} and {b.get('run_id')}: "
+                        f"not paired ({predictions.AVA_NO_PAIRED})")
     if predictions.multilabel(xa):  # Charades: mAP over the same videos
         ma = [(xa[e]["scores"], xa[e]["labels_multi"]) for e in xa]
         mb = [(xb[e]["scores"], xb[e]["labels_multi"]) for e in xa]
@@ -66,6 +69,8 @@ def compare_rows(root: Path, ref: list[dict[str, Any]], row: list[dict[str, Any]
         why = same_test_set(ref[0], row[0])
         if why:
             return {"why": why}
+        if ref[0].get("protocol") == "ava":
+            return {"why": predictions.AVA_NO_PAIRED}
         return compare_runs(root, ref[0], row[0], (metric,))[metric]
     by_seed_a = {r.get("seed"): r for r in ref}
     by_seed_b = {r.get("seed"): r for r in row}

@@ -29,10 +29,18 @@ import numpy as np
 
 from bench import stats
 from bench.errors import DataError
+from bench.view_agreement import FIELD as VIEW_FIELD
+from bench.view_agreement import agreement
 
 DUMPS = ("predictions_views", "predictions_1view")  # the headline's dump first
+AVA_DUMP = "predictions_ava.npz"  # protocols.ava_data.PREDICTIONS
 SEP = "__"
 TOP = 5
+
+
+AVA_KEYS = ("mAP", "mAP_pose", "mAP_object_interaction", "mAP_person_interaction")
+AVA_NO_PAIRED = ("AVA's frame mAP has no paired test here: the paired bootstrap of two runs' keyframe matches is "
+                 "not built; each record's own interval is in its stats")
 
 
 def path_of(root: Path, run_id: str) -> Path:
@@ -70,6 +78,7 @@ def episode_arrays(dump: Path, ann_file: Path, keep_scores: bool = False) -> dic
     """One episode's prediction arrays from ``BenchAccMetric``'s dump (``scores``, ``labels``)."""
     with np.load(dump) as data:
         scores, labels = data["scores"], data["labels"]
+        views = data[VIEW_FIELD] if VIEW_FIELD in data.files else None
     if labels.ndim == 2:
         return multilabel_arrays(scores, labels, ann_file)
     labels = labels.astype(np.int64)
@@ -77,6 +86,9 @@ def episode_arrays(dump: Path, ann_file: Path, keep_scores: bool = False) -> dic
     top = np.argsort(scores, axis=1)[:, -k:][:, ::-1]  # mmaction.evaluation.functional.top_k_accuracy's order
     out = {"video": _video_ids(ann_file, labels), "label": labels, "top5": top.astype(np.int32),
            "top5_scores": np.take_along_axis(scores, top, axis=1).astype(np.float16)}
+    if views is not None and views.shape[0] == len(labels) and views.shape[1] > 1:
+        out["view_agreement"] = agreement(views, top[:, 0]).astype(np.float32)
+        out["num_views"] = np.array(views.shape[1], dtype=np.int32)
     if keep_scores:
         out["scores"] = scores.astype(np.float16)
     return out
@@ -87,7 +99,9 @@ def test_set_sha(episodes: dict[str, dict[str, np.ndarray]]) -> str:
     for name in sorted(episodes):
         h.update(name.encode() + b"\0")
         h.update("\n".join(map(str, episodes[name]["video"])).encode() + b"\0")
-        if "labels_multi" in episodes[name]:
+        if "gt_csv" in episodes[name]:  # AVA: the ground-truth rows (boxes and actions) of its keyframes
+            h.update("\n".join(map(str, episodes[name]["gt_csv"])).encode())
+        elif "labels_multi" in episodes[name]:
             h.update(np.ascontiguousarray(episodes[name]["labels_multi"], dtype=np.uint8).tobytes())
         else:
             h.update(np.ascontiguousarray(episodes[name]["label"], dtype=np.int64).tobytes())
@@ -124,6 +138,11 @@ def collect(work_dir: Path, episodes: list[dict[str, Any]], keep_scores: bool = 
         info = ep.get("episode") or {}
         name, test = info.get("name"), info.get("test") or {}
         if not name or not test.get("ann_file"):
+            continue
+        ava = work_dir / name / AVA_DUMP
+        if ava.exists():  # AVA: what its frame mAP consumes, as the protocol dumped it
+            with np.load(ava) as data:
+                out[name] = {k: data[k] for k in data.files}
             continue
         dump = next((work_dir / name / f"{d}.npz" for d in DUMPS if (work_dir / name / f"{d}.npz").exists()), None)
         if dump is None:
@@ -175,8 +194,17 @@ def multilabel(arrays: dict[str, dict[str, np.ndarray]]) -> bool:
     return any("labels_multi" in d for d in arrays.values())
 
 
+def ava(arrays: dict[str, dict[str, np.ndarray]]) -> bool:
+    return any("det_score" in d for d in arrays.values())
+
+
 def recompute(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     """The headline metrics from the predictions alone: each episode's, then their mean (as the protocols)."""
+    if ava(arrays):  # AVA: one episode; MMAction2's ava_eval on the files written back from the arrays
+        from protocols.ava_data import map_of_arrays
+
+        (only,) = arrays.values()
+        return map_of_arrays(only)
     if multilabel(arrays):
         from bench.metrics import mean_ap
 
@@ -187,6 +215,8 @@ def recompute(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
 
 def intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     """The record's ``stats`` entry: the 95 % bootstrap CI of each headline metric (of the mean over episodes)."""
+    if ava(arrays):
+        return ava_intervals(arrays)
     if multilabel(arrays):
         eps = [(d["scores"], d["labels_multi"]) for d in arrays.values()]
         return {"ci": {"mAP": stats.bootstrap_map(eps)}, "resamples": stats.RESAMPLES, "seed": stats.SEED,
@@ -199,10 +229,29 @@ def intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
                       "several episodes: each resampled, the mean's interval"}
 
 
+def ava_intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """AVA's intervals: the frame mAP and group mAPs of video resamples (``protocols.ava_data.bootstrap_frame_map``),
+    given only when its pooling of every video once reproduces ``ava_eval``'s numbers exactly."""
+    from protocols.ava_data import bootstrap_frame_map, map_of_arrays
+
+    (only,) = arrays.values()
+    point = map_of_arrays(only)
+    rows = bootstrap_frame_map(only, stats.RESAMPLES, stats.SEED)
+    off = [k for k in AVA_KEYS if point[k] is not None and rows[k][0] != point[k]]
+    if off:
+        return {"ci": None, "why": f"the per-keyframe bootstrap does not reproduce ava_eval's {off[0]} "
+                                   f"({rows[off[0]][0]!r} vs {point[off[0]]!r}); no interval is given"}
+    return {"ci": {k: stats._interval(rows[k][1:]) for k in AVA_KEYS if point[k] is not None},
+            "resamples": stats.RESAMPLES, "seed": stats.SEED, "level": stats.LEVEL, "episodes": 1,
+            "videos": len(only["video"]),
+            "method": "percentile bootstrap over test videos of MMAction2's ava_eval frame mAP (keyframes matched "
+                      "once by ava_eval's tpfp_single, pooled per resample)"}
+
+
 def attach(record: dict[str, Any], root: Path, work_dir: Path, keep_scores: bool = False) -> None:
     """Write the run's predictions and add ``predictions`` and ``stats`` to its record (in place).
 
-    A protocol without a dump (Charades, AVA, linear probe) keeps none; its record says so."""
+    A protocol without a dump keeps none; its record says so."""
     try:
         arrays = collect(work_dir, record.get("episodes") or [], keep_scores)
     except DataError as e:  # the number stands; what cannot be attributed is not kept, and the record says why

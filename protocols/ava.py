@@ -14,6 +14,8 @@ none reaches it). Frames keep their aspect ratio (``resize``); a batch of clips 
 is zero-padded at the bottom/right, as MMAction2's data preprocessor pads, and boxes follow.
 Detections are written in AVA's CSV format and scored by MMAction2's ``ava_eval``
 (``protocols/ava_data.py``): overall mAP and the pose / object-interaction / person-interaction groups.
+What that metric consumes (the detection rows, the ground truth, label map, exclusions and groups) is
+dumped as ``predictions_ava.npz`` and kept beside the record (``bench.predictions``).
 
 Why a plain PyTorch loop rather than MMEngine's Runner: MMAction2's AVA dataset, RoI head and
 ``bbox2result`` path import mmdet, whose import needs mmcv's compiled ops (absent from mmcv-lite).
@@ -265,4 +267,6 @@ class AVA(Protocol):
                          if a in col and s[col[a]] >= self.args["action_thr"]]
         det = ava_data.write_detections(rows, out_dir / "detections.csv")
         metrics = ava_data.frame_map(det, files.gt_csv, files.label_map, files.exclusions, groups)
+        kept = ava_data.prediction_arrays(det, files.gt_csv, files.label_map, files.exclusions, groups)
+        np.savez_compressed(out_dir / ava_data.PREDICTIONS, **kept)  # what the mAP consumes (bench.predictions)
         return {**metrics, "num_keyframes": len(keys), "num_detections": len(rows), "detections": str(det)}

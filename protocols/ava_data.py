@@ -320,16 +320,23 @@ def _renumber(label_map: Path, gt_csv: Path, det_csv: Path, ids: dict[int, int],
     return tuple(paths)
 
 
-def frame_map(det_csv: Path, gt_csv: Path, label_map: Path, exclusions: Path | None,
-              groups: dict[str, list[int]]) -> dict[str, Any]:
-    """Frame mAP@0.5 (percent) overall and per category group: the outputs of one MMAction2 ``ava_eval``."""
-    from mmaction.evaluation.functional import ava_eval
-
+def _eval_inputs(det_csv: Path, gt_csv: Path, label_map: Path, groups: dict[str, list[int]]):
+    """The label map, ground-truth and detection CSVs ``ava_eval`` reads (renumbered by ``group_ids`` when the
+    label map's ids are not AVA's) and the groups restricted to the label map."""
     present = {i for i, _ in read_label_map(label_map)}
     groups = {g: [i for i in ids if i in present] for g, ids in groups.items()}
     ids = group_ids(groups)
     if any(k != v for k, v in ids.items()) or set(ids) != present:
         label_map, gt_csv, det_csv = _renumber(label_map, gt_csv, det_csv, ids, Path(det_csv).parent / "ava_ids")
+    return label_map, gt_csv, det_csv, groups
+
+
+def frame_map(det_csv: Path, gt_csv: Path, label_map: Path, exclusions: Path | None,
+              groups: dict[str, list[int]]) -> dict[str, Any]:
+    """Frame mAP@0.5 (percent) overall and per category group: the outputs of one MMAction2 ``ava_eval``."""
+    from mmaction.evaluation.functional import ava_eval
+
+    label_map, gt_csv, det_csv, groups = _eval_inputs(det_csv, gt_csv, label_map, groups)
     # ava_eval averages AVA's id ranges; an empty range is NaN ("mean of empty slice"), recorded as None.
     with _in_process(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -351,3 +358,152 @@ def category_groups(items: list[tuple[int, str]], synthetic: bool) -> dict[str, 
             groups[key].append(i)
         return groups
     return {g: [i for i, _ in items if lo <= i <= hi] for g, (lo, hi) in AVA_GROUPS.items()}
+
+
+PREDICTIONS = "predictions_ava.npz"
+
+
+def _lines(path: Path | None) -> np.ndarray:
+    text = Path(path).read_text() if path is not None else ""
+    return np.array([line for line in text.splitlines() if line.strip()], dtype=str)
+
+
+def prediction_arrays(det_csv: Path, gt_csv: Path, label_map: Path, exclusions: Path | None,
+                      groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """What ``frame_map`` consumes, as arrays (issue 23): every detection row of ``det_csv`` (``det_video``,
+    ``det_ts``, ``det_box`` (N, 4), ``det_action``, ``det_score``: the CSV's values, which it rounds to 4
+    decimals), the ground-truth CSV's rows, the label map, the excluded keyframes and the category groups.
+    ``video`` is the test videos (the ground truth's, sorted). Refuses when the arrays would not write the
+    detection CSV back byte for byte (then the mAP recomputed from them could differ)."""
+    import json
+
+    rows = [r for r in csv.reader(io.StringIO(Path(det_csv).read_text())) if r]
+    arrays = {
+        "det_video": np.array([r[0] for r in rows], dtype=str),
+        "det_ts": np.array([int(r[1]) for r in rows], dtype=np.int32),
+        "det_box": np.array([[float(x) for x in r[2:6]] for r in rows], dtype=np.float64).reshape(-1, 4),
+        "det_action": np.array([int(r[6]) for r in rows], dtype=np.int32),
+        "det_score": np.array([float(r[7]) for r in rows], dtype=np.float64),
+    }
+    if detection_text(arrays) != Path(det_csv).read_text():
+        raise DataError(f"{det_csv}: its rows do not round-trip through the kept arrays; the AVA predictions "
+                        f"cannot reproduce the metric's input")
+    gt = _lines(gt_csv)
+    arrays.update(video=np.array(sorted({line.split(",")[0] for line in gt}), dtype=str), gt_csv=gt,
+                  label_map=np.array(Path(label_map).read_text()), exclusions=_lines(exclusions),
+                  groups=np.array(json.dumps(groups, sort_keys=True)))
+    return arrays
+
+
+def detection_text(arrays: dict[str, np.ndarray]) -> str:
+    """The detection CSV of prediction arrays, formatted as ``write_detections`` writes it."""
+    return "".join(
+        f"{v},{int(t):04d},{b[0]:.4f},{b[1]:.4f},{b[2]:.4f},{b[3]:.4f},{int(a)},{s:.4f}\n"
+        for v, t, b, a, s in zip(arrays["det_video"], arrays["det_ts"], arrays["det_box"], arrays["det_action"],
+                                 arrays["det_score"]))
+
+
+@contextlib.contextmanager
+def _files_of(arrays: dict[str, np.ndarray]):
+    """The metric's input files written back from prediction arrays into a temporary directory:
+    ``(detections, ground truth, label map, exclusions or None, groups)``."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ava-recompute-") as tmp:
+        d = Path(tmp)
+        (d / "detections.csv").write_text(detection_text(arrays))
+        (d / "gt.csv").write_text("".join(f"{line}\n" for line in arrays["gt_csv"]))
+        (d / "label_map.pbtxt").write_text(str(arrays["label_map"]))
+        excl = None
+        if len(arrays["exclusions"]):
+            excl = d / "exclusions.csv"
+            excl.write_text("".join(f"{line}\n" for line in arrays["exclusions"]))
+        groups = {g: [int(i) for i in ids] for g, ids in json.loads(str(arrays["groups"])).items()}
+        yield d / "detections.csv", d / "gt.csv", d / "label_map.pbtxt", excl, groups
+
+
+def map_of_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``frame_map`` of prediction arrays (``prediction_arrays``): the files written back to a temporary directory
+    and scored by the same single ``ava_eval`` call as the protocol's."""
+    with _files_of(arrays) as files:
+        return frame_map(*files)
+
+
+def _group_means(aps: dict[int, float]) -> dict[str, float]:
+    """``ava_eval``'s four means of per-class APs (NaN APs skipped; an empty group is NaN), in percent."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        vals = list(aps.items())
+        return {"mAP": 100 * float(np.nanmean([a for _, a in vals])),
+                "mAP_pose": 100 * float(np.nanmean([a for k, a in vals if k <= 14])),
+                "mAP_object_interaction": 100 * float(np.nanmean([a for k, a in vals if 14 < k < 64])),
+                "mAP_person_interaction": 100 * float(np.nanmean([a for k, a in vals if 64 <= k]))}
+
+
+def bootstrap_frame_map(arrays: dict[str, np.ndarray], resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """Frame mAP (and the group mAPs) of ``resamples`` resamples of the test videos, drawn with replacement by
+    ``np.random.default_rng(seed).integers(0, n_videos, (resamples, n_videos))`` (videos in sorted order).
+
+    ``ava_eval`` matches each keyframe's detections to its ground truth independently of every other keyframe
+    (``tpfp_single``) and only then pools the matches per class. So the matching is done once, with MMAction2's
+    own readers and ``tpfp_single`` on the metric's input files, and each resample pools the keyframes of its
+    videos (a video drawn twice counts twice, in the detections and in the ground-truth count) through
+    MMAction2's ``compute_precision_recall`` / ``compute_average_precision`` as ``ava_eval`` does. Row 0 of the
+    result is every video once, which must reproduce ``ava_eval``'s own numbers (the caller checks it)."""
+    from mmaction.evaluation.functional.ava_evaluation import metrics as ava_metrics
+    from mmaction.evaluation.functional.ava_utils import read_csv, read_exclusions, read_labelmap, tpfp_single
+
+    with _files_of(arrays) as (det, gt, label_map, excl, groups), _in_process():
+        label_map, gt, det, groups = _eval_inputs(det, gt, label_map, groups)
+        with open(label_map) as f:
+            _, whitelist = read_labelmap(f)
+        with open(gt) as f:
+            gt_boxes, gt_labels, _ = read_csv(f, whitelist)
+        with open(det) as f:
+            boxes, labels, scores = read_csv(f, whitelist)
+        excluded = set()
+        if excl is not None:
+            with open(excl) as f:
+                excluded = set(read_exclusions(f))
+        videos = sorted({k.split(",")[0] for k in gt_labels})
+        where = {v: i for i, v in enumerate(videos)}
+        gt_count = np.zeros((len(videos), len(whitelist)), dtype=np.int64)
+        col = {c: j for j, c in enumerate(whitelist)}
+        frames, order = [], {}  # (video, per-class (scores, tp/fp)) per evaluated keyframe, in ava_eval's order
+        for key, labs in gt_labels.items():
+            v = where[key.split(",")[0]]
+            for lab in labs:
+                gt_count[v, col[lab]] += 1
+            if key in excluded:
+                continue
+            sc, tp = tpfp_single((gt_boxes[key], labs, boxes[key], labels[key], scores[key]))
+            frames.append((v, {c: (sc[c], tp[c]) for c in sc}))
+            order.update((c, None) for c in sc if c not in order)  # ava_eval's class order: first seen
+
+        def aps_of(parts_of, counts) -> dict[int, float]:
+            aps = {}
+            for c in order:
+                parts = parts_of(c)
+                if parts:
+                    prec, rec = ava_metrics.compute_precision_recall(
+                        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), counts[col[c]])
+                    aps[c] = ava_metrics.compute_average_precision(prec, rec)
+            return aps
+
+        out: dict[str, list[float]] = defaultdict(list)
+        # row 0: every video once, pooled in ava_eval's keyframe order (ties sort as there)
+        for k, val in _group_means(aps_of(lambda c: [d[c] for _, d in frames if c in d], gt_count.sum(0))).items():
+            out[k].append(val)
+        pooled: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
+        for v in range(len(videos)):
+            mine = [d for u, d in frames if u == v]
+            pooled.append({c: (np.concatenate([d[c][0] for d in mine if c in d]),
+                               np.concatenate([d[c][1] for d in mine if c in d]))
+                           for c in order if any(c in d for d in mine)})
+        draws = np.random.default_rng(seed).integers(0, len(videos), size=(resamples, len(videos)))
+        for idx in draws:
+            aps = aps_of(lambda c, idx=idx: [pooled[v][c] for v in idx if c in pooled[v]], gt_count[idx].sum(0))
+            for k, val in _group_means(aps).items():
+                out[k].append(val)
+    return {k: np.asarray(v) for k, v in out.items()}

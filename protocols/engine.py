@@ -344,8 +344,11 @@ def build_loader(loader_cfg: dict):
 
 def test(cfg, model) -> dict[str, Any]:
     """Test ``model`` on ``cfg``'s test list; metrics in percent, plus per-class accuracy."""
+    from bench.view_agreement import per_view_top1
+
     runner = build_runner(cfg, model=model)
-    raw = runner.test()
+    with per_view_top1(runner.model):  # multi-view: each view's top-1 reaches the dump (per-view agreement)
+        raw = runner.test()
     dump = Path(cfg.test_evaluator["dump_path"]).with_suffix(".json")
     extra = json.loads(dump.read_text()) if dump.exists() else {}
     return {

@@ -17,7 +17,9 @@ test list, and cached in the episode directory. The classifier is fitted by ``re
   of ``batch_size``, on the frozen single-view features (not standardised, as a layer on the
   representation). Features are computed once (no training augmentation).
 
-Reported as top-1 per split and its average over the three splits (ALT, Table 6).
+Reported as top-1 per split and its average over the three splits (ALT, Table 6). Top-1, top-5 and mean class
+accuracy are MMAction2's (as every protocol reports them); each split's test scores are dumped
+(``predictions_1view.npz``) so that the run keeps its per-video predictions (``bench.predictions``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench import stats
 from bench.errors import ConfigError
 from protocols import engine, lists, weights
 from protocols.base import INIT_FROM, Episode, Param, Protocol, Split, register_protocol
@@ -79,13 +82,26 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float, max_
 
 
 def accuracy(scores: torch.Tensor, labels: np.ndarray, num_classes: int) -> dict[str, float]:
-    y = torch.as_tensor(labels)
-    top = scores.topk(min(5, num_classes), dim=1).indices
-    pred = top[:, 0]
-    per_class = [float((pred[y == c] == c).double().mean()) for c in range(num_classes) if (y == c).any()]
-    return {"top1": 100 * float((pred == y).double().mean()),
-            "top5": 100 * float((top == y[:, None]).any(dim=1).double().mean()),
-            "mean_class_acc": 100 * float(np.mean(per_class))}
+    """top-1, top-5 and mean class accuracy (percent) as MMAction2 computes them (``top_k_accuracy``'s
+    ``np.argsort`` order, so ties break as there; ``mean_class_accuracy`` over the classes that are a label or a
+    prediction), i.e. as every other protocol's ``BenchAccMetric`` does and as ``bench.predictions`` recomputes them
+    from the kept predictions."""
+    top = top_classes(scores.detach().cpu().numpy(), num_classes)
+    return stats.metric_values(np.asarray(labels), top)
+
+
+def top_classes(scores: np.ndarray, num_classes: int) -> np.ndarray:
+    k = min(5, num_classes)
+    return np.argsort(scores, axis=1)[:, -k:][:, ::-1]
+
+
+def dump_predictions(out_dir: Path, scores: torch.Tensor, labels: np.ndarray) -> Path:
+    """The test scores and labels in ``BenchAccMetric``'s dump format (``predictions_1view.npz``: the features come
+    from the single-view test pipeline), from which ``bench.predictions`` keeps the per-video predictions."""
+    path = out_dir / "predictions_1view.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, scores=scores.detach().cpu().numpy(), labels=np.asarray(labels, dtype=np.int64))
+    return path
 
 
 RECIPES = ("lbfgs", "clip", "alt")
@@ -177,7 +193,7 @@ def fit_adamw(x: np.ndarray, y: np.ndarray, num_classes: int, sched: dict[str, A
 @register_protocol
 class LinearProbe(Protocol):
     name = "linear_probe"
-    version = "2"  # issue 18: recipes
+    version = "3"  # issue 18: recipes; issue 23: MMAction2's metric definitions, per-video predictions kept
     defaults = {"splits": [1, 2, 3], "init_from": None, "l2": 1e-3, "max_iter": 500, "recipe": "lbfgs",
                 "val_fraction": 0.2, "lr": 4e-4, "batch_size": 256, "test_resize": None}
     # l2: recipe lbfgs; val_fraction: recipe clip; lr, batch_size: recipe alt; test_resize null: the method
@@ -247,6 +263,7 @@ class LinearProbe(Protocol):
             extra["l2"] = l2
             with torch.no_grad():
                 scores = clf(torch.as_tensor(xs_te, dtype=torch.float64))
+        dump_predictions(out_dir, scores, y_te)
         return {**accuracy(scores, y_te, n), "split": episode.params["split"], "recipe": recipe, **extra,
                 "num_train_videos": len(y_tr), "num_test_videos": len(y_te), "feature_dim": int(x_tr.shape[1]),
                 "init": model.init_info}

@@ -254,3 +254,55 @@ def test_real_ava_csv_with_actions_outside_the_60_loads_and_trains_on_all_80(tmp
     bad.write_text("vid,0902,0.1,0.1,0.5,0.9,81,0\n")
     with pytest.raises(DataError, match=r"bad.csv:1: action id 81 .* 1\.\.80"):
         ava_data.read_gt(bad, ava_data.AVA_ACTION_IDS)
+
+
+def _bootstrap_case(tmp_path):
+    """Four videos, two keyframes each, actions 1 / 20 / 70 (one per AVA group), jittered and spurious boxes with
+    distinct scores (no ties: the pooling order of a resample then cannot change an AP)."""
+    rng = np.random.default_rng(5)
+    label_map = ava_data.write_pbtxt([(1, "stand"), (20, "carry object"), (70, "talk to another")],
+                                     tmp_path / "label_map.pbtxt")
+    gt_rows, det_rows = [], []
+    for v in range(4):
+        for ts in (902, 903):
+            for _ in range(2):
+                box = np.sort(rng.uniform(0, 1, (2, 2)), axis=0).reshape(-1)
+                acts = sorted(rng.choice([1, 20, 70], size=rng.integers(1, 3), replace=False).tolist())
+                gt_rows += [f"vid{v},{ts},{box[0]:.3f},{box[1]:.3f},{box[2]:.3f},{box[3]:.3f},{a},0" for a in acts]
+                for b in (np.clip(box + rng.normal(0, 0.03, 4), 0, 1), rng.uniform(0, 1, 4)):
+                    b = np.sort(b.reshape(2, 2), axis=0).reshape(-1)
+                    det_rows += [(f"vid{v}", ts, b, a, 0.0) for a in (1, 20, 70)]
+    scores = rng.permutation(len(det_rows)) / len(det_rows) + 1e-3  # distinct after rounding to 4 decimals
+    det_rows = [(v, ts, b, a, float(s)) for (v, ts, b, a, _), s in zip(det_rows, scores)]
+    gt = tmp_path / "gt.csv"
+    gt.write_text("".join(f"{r}\n" for r in gt_rows))
+    excl = tmp_path / "excl.csv"
+    excl.write_text("vid3,903\n")
+    det = ava_data.write_detections(det_rows, tmp_path / "det.csv")
+    groups = {"pose": [1], "object_interaction": [20], "person_interaction": [70]}
+    return det, gt, label_map, excl, groups
+
+
+def test_video_bootstrap_of_frame_map_equals_ava_eval_on_resampled_files(tmp_path):
+    """Each resample of ``bootstrap_frame_map`` equals MMAction2's ``ava_eval`` run on files holding the drawn
+    videos (a video drawn twice copied under two names); row 0 equals ``ava_eval`` on the files themselves."""
+    det, gt, label_map, excl, groups = _bootstrap_case(tmp_path)
+    arrays = ava_data.prediction_arrays(det, gt, label_map, excl, groups)
+    rows = ava_data.bootstrap_frame_map(arrays, resamples=6, seed=3)
+    direct = ava_data.frame_map(det, gt, label_map, excl, groups)
+    assert all(rows[k][0] == direct[k] for k in direct)
+    draws = np.random.default_rng(3).integers(0, 4, size=(6, 4))  # the documented draw, videos in sorted order
+    videos = sorted({line.split(",")[0] for line in gt.read_text().splitlines()})
+    assert len({tuple(sorted(d)) for d in draws}) > 1
+    for r, idx in enumerate(draws):
+        out = tmp_path / f"resample{r}"
+        out.mkdir()
+        files = {}
+        for name, src in (("gt", gt), ("det", det), ("excl", excl)):
+            lines = src.read_text().splitlines()
+            files[name] = out / f"{name}.csv"
+            files[name].write_text("".join(f"{videos[v]}copy{j},{line.split(',', 1)[1]}\n" for j, v in enumerate(idx)
+                                           for line in lines if line.split(",")[0] == videos[v]))
+        want = ava_data.frame_map(files["det"], files["gt"], label_map, files["excl"], groups)
+        for k, value in want.items():
+            assert rows[k][r + 1] == pytest.approx(value, rel=1e-12, abs=1e-12), (r, k)
