@@ -33,7 +33,7 @@ from bench.view_agreement import FIELD as VIEW_FIELD
 from bench.view_agreement import agreement
 
 DUMPS = ("predictions_views", "predictions_1view")  # the headline's dump first
-AVA_DUMP = "predictions_ava.npz"  # protocols.ava_data.PREDICTIONS
+AVA_DUMP = "predictions_ava.npz"  # bench.data.ava_files.PREDICTIONS
 SEP = "__"
 TOP = 5
 
@@ -201,7 +201,7 @@ def ava(arrays: dict[str, dict[str, np.ndarray]]) -> bool:
 def recompute(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     """The headline metrics from the predictions alone: each episode's, then their mean (as the protocols)."""
     if ava(arrays):  # AVA: one episode; MMAction2's ava_eval on the files written back from the arrays
-        from protocols.ava_data import map_of_arrays
+        from bench.data.ava_files import map_of_arrays
 
         (only,) = arrays.values()
         return map_of_arrays(only)
@@ -230,9 +230,9 @@ def intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
 
 
 def ava_intervals(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
-    """AVA's intervals: the frame mAP and group mAPs of video resamples (``protocols.ava_data.bootstrap_frame_map``),
+    """AVA's intervals: the frame mAP and group mAPs of video resamples (``bench.data.ava_files.bootstrap_frame_map``),
     given only when its pooling of every video once reproduces ``ava_eval``'s numbers exactly."""
-    from protocols.ava_data import bootstrap_frame_map, map_of_arrays
+    from bench.data.ava_files import bootstrap_frame_map, map_of_arrays
 
     (only,) = arrays.values()
     point = map_of_arrays(only)

@@ -13,7 +13,7 @@ file (``AVADataset.filter_data``); testing uses the person proposals scoring at 
 none reaches it). Frames keep their aspect ratio (``resize``); a batch of clips of different sizes
 is zero-padded at the bottom/right, as MMAction2's data preprocessor pads, and boxes follow.
 Detections are written in AVA's CSV format and scored by MMAction2's ``ava_eval``
-(``protocols/ava_data.py``): overall mAP and the pose / object-interaction / person-interaction groups.
+(``bench/data/ava_files.py``): overall mAP and the pose / object-interaction / person-interaction groups.
 What that metric consumes (the detection rows, the ground truth, label map, exclusions and groups) is
 dumped as ``predictions_ava.npz`` and kept beside the record (``bench.predictions``).
 
@@ -35,9 +35,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
+from bench.data import ava_files as ava_data
 from bench.data.catalog import LABELS_DIR, get_dataset
 from bench.errors import ConfigError, DataError
-from protocols import ava_data, engine, lists, weights
+from protocols import engine, lists, weights
 from protocols.base import EPOCHS, INIT_FROM, SPLIT, Episode, Param, Protocol, Split, register_protocol
 
 log = logging.getLogger(__name__)

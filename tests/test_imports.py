@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("models, flops, spec, registry", [
         "bench", "bench.models.*", "bench.flops", "bench.flops_*", "bench.views", "bench.spec",
         "bench.registry", "bench.errors", "bench.settings", "bench.validation", "bench.method",
-        "bench.checkpoint", "bench.metrics", "bench.dist", "bench.fsutil",
+        "bench.checkpoint", "bench.metrics", "bench.dist", "bench.fsutil", "bench.view_agreement",
     ]),
 ]
 

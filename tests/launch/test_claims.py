@@ -155,7 +155,7 @@ def test_a_signed_manifest_is_followed(toy, make_specs, tmp_path):
 
 
 def test_a_planted_proposals_pickle_executes_nothing(tmp_path):
-    from protocols.ava_data import read_proposals
+    from bench.data.ava_files import read_proposals
 
     good = {"vid1,0902": np.array([[0.1, 0.1, 0.5, 0.9, 0.95]], dtype=np.float32)}
     for protocol in (2, 4, 5):

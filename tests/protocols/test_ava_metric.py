@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from protocols import ava_data
+from bench.data import ava_files as ava_data
 
 
 @pytest.fixture(scope="module")

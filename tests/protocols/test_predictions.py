@@ -82,8 +82,8 @@ def test_metrics_recomputed_from_the_prediction_file_equal_the_record(case, fres
 
 def _check_ava(root, record, arrays):
     """AVA keeps the detection rows its frame mAP consumed; written back they are the protocol's CSV, byte for byte."""
+    from bench.data.ava_files import detection_text
     from bench.paired import compare_runs
-    from protocols.ava_data import detection_text
 
     (ep,) = record["episodes"]
     a = arrays[ep["episode"]["name"]]
