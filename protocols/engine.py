@@ -57,13 +57,15 @@ def check_sampling(protocol: str, value) -> None:
 
 
 def resolved_config(spec):
-    """The method's MMEngine config for ``spec`` with its overrides applied (what the job runs)."""
-    from bench.method import apply_overrides, load_config
+    """The method's MMEngine config for ``spec`` with its overrides applied (what the job runs).
 
-    cfg = load_config(spec.method, spec.size)
-    apply_overrides(cfg, spec.overrides, where=f"overrides of run {spec.run_id}")
-    sync_frames(cfg)
-    return cfg
+    The same as ``bench.identity.resolved_config`` (parsed once per file, named by the spec's origin): asking for
+    ``spec.run_id`` here would resolve the spec's identity, whose plan calls this again (a recursion that ended
+    only in a caught RecursionError, after about 120 config loads per spec).
+    """
+    from bench.identity import resolved_config as identity_config
+
+    return identity_config(spec)
 
 
 def view_sampling(spec, value: str | None) -> str:

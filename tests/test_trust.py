@@ -78,6 +78,39 @@ def test_run_id_names_the_split_files_the_class_list_and_the_weights(own_dataset
     assert a.run_id != b.run_id and b.identity()["resolved"]["weights"]["model.backbone.clip_weights"] == sha(weights)
 
 
+def test_a_run_id_resolves_without_recursing_through_the_protocol_plan(syn_k400, monkeypatch):
+    """The protocol's plan reads the method config (report_every, view sampling) while the identity is resolved;
+    it must not ask for the run id being computed (that recursed ~120 levels, to a caught RecursionError)."""
+    import sys
+
+    from bench import identity, method
+
+    loads, depth = [], {"now": 0, "max": 0}
+    real_load, real_resolve = method.load_config, identity.resolve
+
+    def counting_load(*a, **kw):
+        loads.append(a)
+        return real_load(*a, **kw)
+
+    def tracking_resolve(spec):
+        depth["now"] += 1
+        depth["max"] = max(depth["max"], depth["now"])
+        try:
+            return real_resolve(spec)
+        finally:
+            depth["now"] -= 1
+
+    monkeypatch.setattr(method, "load_config", counting_load)
+    monkeypatch.setattr(identity, "resolve", tracking_resolve)
+    identity._CONFIGS.clear()
+    limit = sys.getrecursionlimit()
+    spec = RunSpec("ftp", "supervised", "syn_k400", size="tiny", overrides={"model.prompts": ["A"]})
+    assert spec.run_id
+    assert spec.resolve_error() is None
+    assert depth["max"] == 1, f"identity.resolve re-entered {depth['max']} levels deep (recursion limit {limit})"
+    assert len(loads) == 1, f"the config file was parsed {len(loads)} times for one run id"
+
+
 def test_an_override_equal_to_its_default_does_not_change_the_run_id(syn_k400):
     from mmengine.config import Config
 
