@@ -27,6 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bench.method import method_config  # noqa: F401 - parsed once per file version
 from bench.models.files import file_sha256  # noqa: F401 - the content identity of a file
 
 log = logging.getLogger(__name__)
@@ -40,33 +41,17 @@ def classes_sha256(classes: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# the method config, loaded once per file
-
-
-_CONFIGS: dict[tuple[str, int], Any] = {}
-
-
-def method_config(method: str, size: str):
-    """A fresh copy of the MMEngine config of ``method`` at ``size`` (parsed once per file version)."""
-    from bench.method import get_method, load_config
-
-    path = get_method(method).config_path(size)
-    key = (str(path), Path(path).stat().st_mtime_ns)
-    if key not in _CONFIGS:
-        _CONFIGS[key] = load_config(method, size)
-    return copy.deepcopy(_CONFIGS[key])
+# the method config (parsed once per file version: bench.method.method_config)
 
 
 def resolved_config(spec):
-    """The method config of ``spec``: its size's file, the overrides applied (type-checked), frames synced."""
-    from bench.method import apply_overrides
-    from bench.validation import spec_origin
-    from protocols.engine import sync_frames
+    """The method config of ``spec``: its size's file, the overrides applied (type-checked), frames synced.
 
-    cfg = method_config(spec.method, spec.size)
-    apply_overrides(cfg, spec.overrides, where=f"overrides of {spec_origin(spec)}")
-    sync_frames(cfg)
-    return cfg
+    One implementation, ``protocols.engine.resolved_config`` (the protocols' plans ask for it too).
+    """
+    from protocols.engine import resolved_config as engine_config
+
+    return engine_config(spec)
 
 
 def config_sha256(cfg) -> str:

@@ -77,6 +77,18 @@ def load_config(method: str, size: str):
     return Config.fromfile(str(get_method(method).config_path(size)))
 
 
+_CONFIGS: dict[tuple[str, int], Any] = {}
+
+
+def method_config(method: str, size: str):
+    """A fresh copy of the MMEngine config of ``method`` at ``size`` (parsed once per file version)."""
+    path = get_method(method).config_path(size)
+    key = (str(path), Path(path).stat().st_mtime_ns)
+    if key not in _CONFIGS:
+        _CONFIGS[key] = load_config(method, size)
+    return copy.deepcopy(_CONFIGS[key])
+
+
 def _missing_key_error(key: str, part: str, node: Any, where: str) -> ConfigError:
     options = sorted(node.keys()) if isinstance(node, dict) else []
     hint = f"; fields there: {', '.join(map(str, options))}" if options else ""

@@ -59,13 +59,17 @@ def check_sampling(protocol: str, value) -> None:
 def resolved_config(spec):
     """The method's MMEngine config for ``spec`` with its overrides applied (what the job runs).
 
-    The same as ``bench.identity.resolved_config`` (parsed once per file, named by the spec's origin): asking for
-    ``spec.run_id`` here would resolve the spec's identity, whose plan calls this again (a recursion that ended
-    only in a caught RecursionError, after about 120 config loads per spec).
+    Parsed once per file (``bench.method.method_config``); messages name the spec's origin, never
+    ``spec.run_id``: the run id resolves the spec's identity, whose plan calls this again (a recursion
+    that ended only in a caught RecursionError, after about 120 config loads per spec).
     """
-    from bench.identity import resolved_config as identity_config
+    from bench.method import apply_overrides, method_config
+    from bench.validation import spec_origin
 
-    return identity_config(spec)
+    cfg = method_config(spec.method, spec.size)
+    apply_overrides(cfg, spec.overrides, where=f"overrides of {spec_origin(spec)}")
+    sync_frames(cfg)
+    return cfg
 
 
 def view_sampling(spec, value: str | None) -> str:

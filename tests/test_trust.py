@@ -102,7 +102,7 @@ def test_a_run_id_resolves_without_recursing_through_the_protocol_plan(syn_k400,
 
     monkeypatch.setattr(method, "load_config", counting_load)
     monkeypatch.setattr(identity, "resolve", tracking_resolve)
-    identity._CONFIGS.clear()
+    method._CONFIGS.clear()
     limit = sys.getrecursionlimit()
     spec = RunSpec("ftp", "supervised", "syn_k400", size="tiny", overrides={"model.prompts": ["A"]})
     assert spec.run_id
