@@ -59,3 +59,19 @@ def test_vlc_components_keeps_default_and_paper_profile_runs_apart(tmp_path):
     assert set(by_ds) == {"syn_ucf", "ucf101"}  # one row each, not one merged L_ce row
     assert by_ds["ucf101"]["Top-1 (ours)"] == 95.0 and by_ds["ucf101"]["UCF-101 Top-1 (paper, UMT-B 8f)"] == 95.37
     assert by_ds["syn_ucf"]["Top-1 (ours)"] == 70.0 and by_ds["syn_ucf"]["UCF-101 Top-1 (paper, UMT-B 8f)"] is None
+
+
+def test_vlc_zeroshot_splits_has_a_table_of_its_own_records(tmp_path):
+    """Grid vlc_zeroshot_splits names a spec; one row per backbone, the target's top-1 in its own column."""
+    import yaml
+
+    grid = yaml.safe_load((REPO / "ablations" / "vlc_zeroshot_splits.yaml").read_text())
+    assert grid["table"] == "results/tables/vlc_zeroshot_splits.yaml"
+    store = Store(tmp_path)
+    store.write(_record("z1", "vlc_zeroshot_splits", "vlc", "zeroshot", "syn_ucf", 41.0))
+    store.write(_record("z2", "vlc_zeroshot_splits", "vlc", "zeroshot", "syn_hmdb", 33.0))
+    store.write(_record("z3", "vlc_zeroshot", "vlc", "zeroshot", "syn_ucf", 99.0))  # another grid: not selected
+    t = _table("vlc_zeroshot_splits", tmp_path)
+    names = [c["name"] for c in t.columns]
+    rows = [dict(zip(names, [c.value for c in r], strict=True)) for r in t.rows]
+    assert rows == [{"Backbone": "tiny", "HMDB-51": 33.0, "UCF-101": 41.0}]
