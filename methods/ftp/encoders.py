@@ -222,7 +222,7 @@ class FTPTimmFrames(FrozenEncoder):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         frames, b, t = _frames(x)
         tokens = self.net.forward_features(frames)[:, self.prefix:]
-        n = tokens.shape[1]
+        n = int(tokens.shape[1])  # a plain int under torch.jit's tracer too (fvcore counts through it)
         side = int(round(n ** 0.5))
         m = tokens.reshape(b, t, side, n // side, self.dim)
         return m, m.mean(dim=(1, 2, 3))

@@ -394,3 +394,28 @@ def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs, monkeypatch
 
 MAX_GAP_VIDEOS = 0  # measured per-seed gaps g17 - g1 with shared stage 1: 0, 0, 0 test videos (seeds 0, 1, 2)
 MAX_MEAN_GAP = 0.0  # measured mean gap: 0.00 (80.56 both; seeds 0-2, tiny world)
+
+
+def test_timm_frame_encoder_counts_through_fvcore_once_per_frame():
+    """The timm per-frame encoder (ViT-B/16, DeiT III-B/16 configs) traces: its FLOPs are frames x one image's."""
+    import torch
+
+    from bench.flops import count_flops
+    from methods.ftp.encoders import FTPTimmFrames
+
+    enc = FTPTimmFrames("vit_tiny_patch16_224", None, img_size=32)
+
+    class First(torch.nn.Module):  # the m tensor (b, t, h, w, d) of encode()
+        def __init__(self):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, x):
+            return self.enc.encode(x)[0]
+
+    one = count_flops(First(), (torch.randn(1, 3, 1, 32, 32),))
+    four = count_flops(First(), (torch.randn(1, 3, 4, 32, 32),))
+    assert one.gflops_per_view > 0 and not one.uncounted_ops
+    assert four.gflops_per_view == pytest.approx(4 * one.gflops_per_view, rel=1e-9)
+    m = First()(torch.randn(1, 3, 2, 32, 32))
+    assert tuple(m.shape) == (1, 2, 2, 2, enc.dim)  # 32 / 16 = a 2 x 2 grid per frame
