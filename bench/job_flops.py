@@ -24,9 +24,12 @@ WEIGHT_KEYS = ("clip_weights", "pretrained", "weights", "video_weights", "teache
 
 
 def _strip_weights(node: Any) -> None:
+    """Every weights field a model config names set to None: the keys the run id reads as weights
+    (``bench.identity.weights_fields``: ``*weights``, ``pretrained``, ``checkpoint``), e.g. BIKE's release
+    ``temporal_weights`` too."""
     if isinstance(node, dict):
         for k in list(node.keys()):
-            if k in WEIGHT_KEYS and isinstance(node[k], str):
+            if (k in WEIGHT_KEYS or str(k).endswith("weights") or k == "checkpoint") and isinstance(node[k], str):
                 node[k] = None
             else:
                 _strip_weights(node[k])

@@ -250,3 +250,24 @@ def test_shape_only_convolution_counts_the_same_and_the_real_kernel_is_back_afte
         # the middle frame sees all three taps of ones: the sum of each output channel's weights plus its bias
         assert torch.allclose(expected[0, :, 2, 1, 1], conv.weight.sum(dim=(1, 2, 3, 4)) + conv.bias)
         assert torch.equal(conv(x), expected)
+
+
+def test_random_init_strips_every_weights_field_of_every_config():
+    """``--random-init`` (and the records' counts) leave no weights file to load, in any shipped config."""
+    from mmengine.config import Config
+
+    import methods  # noqa: F401 - registers the methods
+    from bench.identity import weights_fields
+    from bench.job_flops import _strip_weights
+    from bench.method import get_method
+    from bench.registry import METHODS
+
+    checked = 0
+    for name in METHODS.names():
+        for path in sorted(get_method(name).config_dir.glob("*.py")):
+            cfg = Config.fromfile(str(path))
+            _strip_weights(cfg.model)
+            left = {k: v for k, v in weights_fields(cfg).items() if v is not None}
+            assert not left, f"{path.name}: weights left after stripping: {left}"
+            checked += 1
+    assert checked >= 30
