@@ -12,10 +12,11 @@ with its files, first lines, length and how many of its lines are textually iden
 
 ``--classify`` also splits the raw count (which it never changes) into two classes:
 
-- *variant headers*: the run starts at the ``_base_ = ...`` line of two *variant configs* (a config whose
-  only base is one sibling config, e.g. ``alt_vit-b16_16x224.py`` on ``alt_vit-b16_8x224.py``). These are the
-  frame-count variants: ``_base_`` and ``num_frames`` state values that differ, and the lines after them are
-  the same list-replacement idiom (rebuild the base's pipelines with this clip length, point the loaders at
+- *variant headers*: the run starts at the header of two *frame-count variants* (a config whose first line
+  is ``_base_ = ["./<sibling>.py"]``, the sibling not a tiny config, and whose second is ``num_frames = ...``,
+  e.g. ``alt_vit-b16_16x224.py`` on ``alt_vit-b16_8x224.py``): ``_base_`` and ``num_frames`` state the
+  values that differ (``_base_`` is the same text when both variants share a base), and the lines after them
+  are the same list-replacement idiom (rebuild the base's pipelines with this clip length, point the loaders at
   them). MMEngine evaluates a base's lists before the child's variables exist and keeps no functions in a
   config, so the idiom cannot move into a base without changing the resolved configs;
 - *other*: everything else, shared text or same-shape lines that a base could still hold.
@@ -70,9 +71,12 @@ def _meaningful(path: Path) -> list[tuple[int, str]]:
 _SIBLING_BASE = re.compile(r'^_base_ = \["\./[\w.-]+\.py"\]$')
 
 
-def variant_header(texts: dict[int, str], first: dict[int, int], line: int) -> bool:
-    """Whether a run starting at `line` starts at the `_base_` line of a config whose only base is a sibling."""
-    return first and line == min(texts) and bool(_SIBLING_BASE.match(texts[line]))
+def variant_header(texts: dict[int, str], line: int) -> bool:
+    """Whether a run starting at `line` starts at a frame-count variant's header: its first line is
+    `_base_ = ["./<sibling>.py"]` (not a tiny config) and its second `num_frames = ...`."""
+    lines = sorted(texts)
+    return (line == lines[0] and len(lines) > 1 and bool(_SIBLING_BASE.match(texts[line]))
+            and not texts[line].endswith('_tiny.py"]') and texts[lines[1]].startswith("num_frames ="))
 
 
 def identical_lines(ta: dict[int, str], tb: dict[int, str], la: int, lb: int, n: int) -> int:
@@ -119,8 +123,7 @@ def main() -> int:
     files = {str(q.relative_to(REPO)): read(q) for q in paths}
     texts = {str(q.relative_to(REPO)): dict(_meaningful(q)) for q in paths}
     found = pairs(files, args.min)
-    variants = [f for f in found if variant_header(texts[f[0]], texts[f[0]], f[1])
-                and variant_header(texts[f[2]], texts[f[2]], f[3])]
+    variants = [f for f in found if variant_header(texts[f[0]], f[1]) and variant_header(texts[f[2]], f[3])]
     if args.list:
         for a, la, b, lb, n in found:
             kind = "  [variant header]" if (a, la, b, lb, n) in variants else ""
