@@ -2,21 +2,15 @@
 # Class names and annotation lists are set by the protocol; the defaults let
 # `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
 # Every switch of the paper's ablation tables is a field of model.backbone (see methods/alt/README.md).
-_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py",
-          "../../_base_/schedules/tiny_cpu.py"]
-
-num_frames = 8
-img_size = 64
-clip_arch = "vlbench-tiny-vit"
-clip_weights = "synthetic:tiny-clip"  # a local file path or a tag; None = random init (logged)
-templates = ["a video of {}.", "a photo of {}.", "{}"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/models/tiny_clip_text_head.py",
+          "../../_base_/datasets/synthetic_video.py", "../../_base_/schedules/tiny_cpu.py"]
 
 model = dict(
     type="ALTRecognizer",
     backbone=dict(
         type="ALTBackbone",
-        clip_arch=clip_arch,
-        clip_weights=clip_weights,
+        clip_arch=_base_.clip_arch,
+        clip_weights=_base_.clip_weights,
         tome_r=8,  # Table 8: tokens merged per block (64 patches, 3 blocks: at most 16)
         region=True,  # Table 5 "Region": align the merged region-aware tokens, not only the class token
         align=True,  # Table 5 "Align": queries from the text corpus (False: frame embeddings as queries)
@@ -37,23 +31,7 @@ model = dict(
         mlp_layers=1,
         max_frames=64,
     ),
-    cls_head=dict(
-        type="CLIPTextHead",
-        clip_arch=clip_arch,
-        clip_weights=clip_weights,
-        class_names=dict(dataset="syn_k400"),
-        templates=templates,
-        train_text=False,
-        average_clips="prob",
-        loss_cls=dict(type="CrossEntropyLoss"),
-    ),
-    data_preprocessor=dict(
-        type="ActionDataPreprocessor",
-        mean=[122.770938, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
-        format_shape="NCTHW",
-    ),
-)
+)  # the text head and the normaliser: methods/_base_/models/tiny_clip_text_head.py
 
 # Sec. 3.4 / appendix B: AdamW (0.9, 0.98), weight decay 0.001, ViT lr = 0.1 x the rest, warm-up then cosine.
 # The paper's 8e-6 / 8e-5 over 30 epochs is scaled up for the tiny CPU schedule (6 epochs, 1 warm-up).

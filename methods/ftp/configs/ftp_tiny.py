@@ -2,7 +2,7 @@
 # text encoder, the offline oracle VLM. Cheap by design: the frozen encoder's outputs are cached on disk
 # (deterministic sampling, no random crop), so a grid cell pays only for its processors and head.
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
-_base_ = ["../../_base_/default_runtime.py"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py"]
 
 num_frames = 16
 img_size = 64
@@ -56,21 +56,10 @@ train_pipeline = [dict(type="MemoizedClip", pipeline=decode), dict(type="PackAct
 test_pipeline = [dict(type="MemoizedClip", pipeline=decode), dict(type="PackActionInputs", meta_keys=meta_keys)]
 val_pipeline = test_pipeline
 
-dataset_type = "CheckedVideoDataset"
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
+# Loaders: methods/_base_/datasets/synthetic_video.py, with this config's pipelines, in the main process
+# (MemoizedClip keeps its decoded clips in process memory: the main process keeps them across epochs).
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(pipeline=test_pipeline))
 
 # Global batch per stage (methods/ftp/batch.py) = loader batch x ranks x accumulation steps; tiny: one batch of 8.
 batch = dict(stage1=8, stage2=8)
@@ -85,12 +74,5 @@ optim_wrapper = dict(
 param_scheduler = []  # each stage's warmup + cosine is applied by FTPStageHook
 custom_hooks = [dict(type="FTPStageHook", warmup_epochs=(1, 1), cpu_threads=1)]
 
-default_hooks = dict(
-    runtime_info=dict(type="RuntimeInfoHook"),
-    timer=dict(type="IterTimerHook"),
-    logger=dict(type="LoggerHook", interval=50, ignore_last=False),
-    param_scheduler=dict(type="ParamSchedulerHook"),
-    checkpoint=dict(type="CheckpointHook", interval=max_epochs, max_keep_ckpts=1, save_last=True),
-    sampler_seed=dict(type="DistSamplerSeedHook"),
-    sync_buffers=dict(type="SyncBuffersHook"),
-)
+# Only what differs from the runtime base (MMEngine merges the rest).
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=max_epochs))
