@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 GRID ?= ablations/ftp_prompts.yaml
-TEST_WORKERS ?= 2  # pytest-xdist workers of `make test` (SLURM tests stay on one worker; 0 = no xdist)
+TEST_WORKERS ?= 2  # pytest-xdist workers of `make test` (tests/conftest.py: files whole, tests/launch on one worker; 0 = no xdist)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-12)
 
@@ -17,7 +17,7 @@ run: setup
 ## test: set up (plus the local SLURM test cluster when root), then run the whole test suite
 test: setup slurm-up
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 ## setup: the virtualenv with the pinned stack (idempotent: reused when nothing changed) and WordNet
 setup: $(STAMP) wordnet

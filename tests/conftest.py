@@ -28,13 +28,23 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n N --dist loadgroup``: the SLURM tests share one cluster and run on one worker,
-    one after another; every other file stays whole on one worker (its module fixtures are built once)."""
-    for item in items:
-        uses_slurm = item.get_closest_marker("slurm") or "slurm_cluster" in getattr(item, "fixturenames", ())
-        group = "slurm" if uses_slurm else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """How ``make test``'s pytest-xdist workers share the tests: each file whole on one worker (its module
+    fixtures are built once), and every file of ``tests/launch`` on the same worker, one after another: the
+    SLURM tests share one local cluster, and the local-executor tests time real processes.
+
+    (A scheduler, not ``xdist_group`` marks: pytest-xdist 3.8 groups by rewriting ``item._nodeid``, which
+    pytest 9 no longer reads, so ``--dist loadgroup`` silently spreads a group over the workers.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndLaunch(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/launch" if path.startswith("tests/launch/") else path
+
+    return FilesAndLaunch(config, log)
 
 
 @pytest.fixture(scope="session")
