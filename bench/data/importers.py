@@ -1,23 +1,9 @@
 """``bench data import``: the official annotation files of a dataset, as released, to MMAction2 lists.
 
-Each reader parses one dataset's official files (formats: ``protocols/README.md``, "Accepted
-formats") into records ``(split, video key, labels)``; labels are indices of the class list the
-harness ships (``protocols/labels``), found by class **name**, never by trusting an index.
-The videos under ``--root`` are indexed once (every file with a video extension, at any depth),
-and each record is resolved to a file:
-
-- ``path`` records (UCF-101, HMDB-51) name ``<class folder>/<file>``; another video extension
-  than the listed one is accepted (``.avi`` converted to ``.mp4``).
-- ``stem`` records (Kinetics ``<youtube_id>_<start:06d>_<end:06d>`` or ``<youtube_id>``, SSV2 and
-  Charades ids, ActivityNet ``v_<id>`` / ``<id>``) are looked up by file stem at any depth, so
-  per-class folders, flat folders and train/val/test roots all work. Where the file sits in a
-  class folder, the folder must name the record's class.
-
-ActivityNet's ``--layout segments`` cuts each training segment into a clip file (``cut_segments``).
-Videos listed but missing and videos present but unlisted are counted and written to
-``missing.txt`` / ``unlisted.txt``. Missing videos stop the import unless ``--skip-missing``,
-which drops them and says so in the list header (``# dropped_missing: N``). Output is sorted and
-carries no time stamp, so importing twice gives byte-identical lists.
+This module runs an import (``run_import``), AVA's files and the user-config entry; the readers, the video
+index and the list writers, and the rules they follow (records found by class name, videos resolved by path
+or stem at any depth, missing and unlisted videos counted, byte-identical output), are documented and live
+in ``bench.data.official_files``.
 """
 
 from __future__ import annotations
