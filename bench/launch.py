@@ -27,6 +27,7 @@ import submitit
 
 from bench import artefacts, claims
 from bench import identity as _identity  # noqa: F401 - registers how a RunSpec resolves (bench.spec)
+from bench import job as _job  # noqa: F401 - registers the job services producers plan with (bench.artefacts)
 from bench.dist import is_rank_zero, setup_distributed
 from bench.errors import ConfigError
 from bench.follow import InlineJob, active_run_ids, launches_dir, sign_manifest

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,22 @@ def test_a_second_grid_waits_for_the_producer_an_earlier_launch_submitted(toy, m
         assert follow.wait(jobs, progress=False, timeout_s=120, run_ids=jobs.run_ids, store_root=root) == ["done"]
     assert len(_producer_runs(toy, root)) == 1
     assert json.loads(two.manifest_path.read_text())["producers"][0]["job_id"] == str(one.producers.jobs[key].job_id)
+
+
+def test_the_launcher_alone_plans_ftps_producers_in_a_fresh_process(syn_k400):
+    """``bench.launch`` used as a library (a benchmark, a notebook) plans artefacts without importing bench.job
+    itself: the job services the producers' planning asks for are registered by the launcher's imports."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from pathlib import Path\n"
+            "from bench import artefacts, grid, launch\n"
+            "g = grid.load(Path('ablations/ftp_prompts.yaml'), 'default')\n"
+            "plan = artefacts.plan(g.specs[:2], artefacts.consumes)\n"
+            "print(sum(len(v) for v in plan.values()))\n")
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) >= 1  # group 2 (prompt A) consumes the letter-A artefact
