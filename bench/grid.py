@@ -316,3 +316,51 @@ def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any]
         launcher.update(overrides)
     return Grid(raw["name"], path, profile, specs, prof.get("executor", "local"), launcher,
                 raw.get("table"), raw.get("plot"), raw)
+
+
+
+def with_command_line(grid: Grid, overrides: dict[str, Any] | None = None, protocol_args: dict[str, Any] | None = None,
+                      seed: int | None = None, what: str = "the command line") -> Grid:
+    """The grid with ``bench run --grid G --set K=V --arg K=V --seed N`` applied to every cell.
+
+    A key may be set only where every cell agrees on it (the same value, or none of them sets it, counting a
+    key and its dotted parents or children as one): setting a key the grid varies would turn its cases
+    into copies of one run. ``--seed`` replaces the seed of a one-seed grid. Each changed cell gets the
+    run id of what it now runs; refused values raise :class:`ConfigError` naming them.
+    """
+    overrides, protocol_args = dict(overrides or {}), dict(protocol_args or {})
+    if not (overrides or protocol_args or seed is not None):
+        return grid
+    specs = list(grid.specs)
+
+    def varied(field: str, key: str) -> dict[str, Any] | None:
+        seen: dict[str, Any] = {}
+        for s in specs:
+            d = getattr(s, field)
+            rel = {k: d[k] for k in d if k == key or k.startswith(key + ".") or key.startswith(k + ".")}
+            seen[s.case or s.run_id] = rel
+        values = list(seen.values())
+        return None if all(v == values[0] for v in values) else seen
+
+    flag = {"overrides": "--set", "protocol_args": "--arg"}
+    for field, given in (("overrides", overrides), ("protocol_args", protocol_args)):
+        for key in given:
+            seen = varied(field, key)
+            if seen is not None:
+                shown = "; ".join(f"{case}: {rel or '(unset)'}" for case, rel in list(seen.items())[:6])
+                raise ConfigError(f"{what}: {flag[field]} {key}={given[key]!r}: grid {grid.name} ({grid.path}) varies "
+                                  f"{key!r} across its cells ({shown}{'; ...' if len(seen) > 6 else ''}), so setting "
+                                  "it would make its cases one run; accepted: keys every cell shares (or none sets), "
+                                  "or a grid file of your own")
+    if seed is not None:
+        seeds = sorted({s.seed for s in specs})
+        if len(seeds) > 1:
+            raise ConfigError(f"{what}: --seed {seed}: grid {grid.name} ({grid.path}) already runs seeds {seeds}; "
+                              "accepted: --seed with a one-seed grid, or the grid's 'seeds' list")
+    out = []
+    for s in specs:
+        ov = {k: v for k, v in s.overrides.items() if k not in overrides}
+        pa = {k: v for k, v in s.protocol_args.items() if k not in protocol_args}
+        out.append(dataclasses.replace(s, overrides={**ov, **overrides}, protocol_args={**pa, **protocol_args},
+                                       seed=s.seed if seed is None else int(seed)))
+    return dataclasses.replace(grid, specs=out)

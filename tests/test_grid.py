@@ -103,3 +103,49 @@ def test_incompatible_protocol_and_unknown_names(tmp_path):
     p = write(tmp_path, BASE.replace("clip_meanpool", "no_such_method"))
     with pytest.raises(ValidationError, match="unknown method 'no_such_method'.*known methods: .*clip_meanpool"):
         job.validate_cells(grid.load(p).specs)
+
+
+def test_command_line_set_arg_seed_reach_every_cell_and_change_its_run_id(tmp_path):
+    # `bench run --grid G --set/--arg/--seed` used to be dropped silently: the cells ran without them
+    from bench.spec import RunSpec
+
+    p = write(tmp_path, BASE + """
+cases: {a: {model.backbone.frozen: true}, b: {model.backbone.frozen: false}}
+""")
+    g = grid.load(p)
+    g2 = grid.with_command_line(g, {"train_cfg.max_epochs": 2}, {"views": "2x1"}, 3)
+    for before, after in zip(g.specs, g2.specs, strict=True):
+        assert after.overrides == {**before.overrides, "train_cfg.max_epochs": 2}
+        assert after.protocol_args == {**before.protocol_args, "views": "2x1"} and after.seed == 3
+        assert after.case == before.case and after.run_id != before.run_id
+        # the run id is that of the spec written out by hand
+        by_hand = RunSpec(method="clip_meanpool", protocol="supervised", dataset="syn_k400", size="tiny", seed=3,
+                          protocol_args={"views": "2x1"},
+                          overrides={"model.backbone.frozen": before.overrides["model.backbone.frozen"],
+                                     "train_cfg.max_epochs": 2})
+        assert after.run_id == by_hand.run_id
+    assert grid.with_command_line(g) is g
+
+
+def test_command_line_refuses_what_would_collapse_the_grid(tmp_path):
+    p = write(tmp_path, BASE + """
+cases: {a: {model.backbone.frozen: true}, b: {model.backbone.frozen: false}}
+seeds: [0, 1]
+""")
+    g = grid.load(p)
+    with pytest.raises(ConfigError, match=r"--set model.backbone.frozen=True: grid g .* varies 'model.backbone.fro"):
+        grid.with_command_line(g, {"model.backbone.frozen": True})
+    with pytest.raises(ConfigError, match=r"varies 'model.backbone'"):  # a dotted parent of a varied key
+        grid.with_command_line(g, {"model.backbone": {"frozen": True}})
+    with pytest.raises(ConfigError, match=r"--seed 5: grid g .* already runs seeds \[0, 1\]"):
+        grid.with_command_line(g, seed=5)
+
+
+def test_bench_run_grid_refuses_method_dataset_and_applies_set(tmp_path, capsys):
+    from bench.cli import main
+
+    p = write(tmp_path, BASE + "cases: {a: {}}\n")
+    assert main(["run", "--grid", str(p), "--dataset", "syn_ucf", "--dry-run", "--results", str(tmp_path / "r")]) == 2
+    assert "--dataset cannot be used with --grid" in capsys.readouterr().err
+    main(["run", "--grid", str(p), "--set", "train_cfg.max_epochs=2", "--dry-run", "--results", str(tmp_path / "r")])
+    assert "train_cfg.max_epochs=2" in capsys.readouterr().out

@@ -64,7 +64,17 @@ def run_grid(args: argparse.Namespace) -> int:
     from bench.store import Store
 
     launcher_overrides = profiles.parse_overrides(args.launcher or [])
+    given = [f"--{k}" for k in ("method", "protocol", "dataset", "size") if getattr(args, k, None)]
+    if given:
+        raise ConfigError(f"bench run --grid {args.grid}: {', '.join(given)} cannot be used with --grid (the grid file "
+                          "names its cells' method, protocol, dataset and size per profile); accepted with --grid: "
+                          "--profile, --set, --arg, --seed, --only, --executor, --launcher")
+    from bench.cli.run import parse_pairs
+
     grid = grid_mod.load(args.grid, profile=args.profile)
+    grid = grid_mod.with_command_line(grid, parse_pairs(getattr(args, "set", None), "--set"),
+                                      parse_pairs(getattr(args, "arg", None), "--arg"), getattr(args, "seed", None),
+                                      what=f"bench run --grid {args.grid}")
     store = Store(args.results)
     specs = select(grid.specs, args.only)
     if not specs:

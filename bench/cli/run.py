@@ -31,12 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run one spec, or submit the cells of a grid")
     p.add_argument("--grid", help="grid YAML (ablations/*.yaml)")
     p.add_argument("--method")
-    p.add_argument("--protocol", default="supervised")
+    p.add_argument("--protocol", help="default: supervised (not with --grid)")
     p.add_argument("--dataset")
-    p.add_argument("--size", default="tiny")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a method config field")
-    p.add_argument("--arg", action="append", metavar="KEY=VALUE", help="protocol parameter")
+    p.add_argument("--size", help="default: tiny (not with --grid)")
+    p.add_argument("--seed", type=int, help="default: 0; with --grid: every cell's seed (one-seed grids)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a method config field (with --grid: in every cell)")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                   help="protocol parameter (with --grid: in every cell)")
     p.add_argument("--profile", help="grid profile: default (synthetic, tiny, local) or paper")
     p.add_argument("--executor", choices=("debug", "local", "slurm"), help="where the cells run")
     p.add_argument("--launcher", action="append", metavar="FIELD=VALUE", help="override a SLURM profile field")
@@ -73,7 +75,8 @@ def run_single(args: argparse.Namespace) -> int:
     from bench.spec import RunSpec
     from bench.store import Store
 
-    spec = RunSpec(method=args.method, protocol=args.protocol, dataset=args.dataset, size=args.size, seed=args.seed,
+    spec = RunSpec(method=args.method, protocol=args.protocol or "supervised", dataset=args.dataset,
+                   size=args.size or "tiny", seed=0 if args.seed is None else args.seed,
                    protocol_args=parse_pairs(args.arg, "--arg"), overrides=parse_pairs(args.set, "--set"))
     store = Store(args.results)
     print(f"run {spec.run_id}: {spec.describe()}")
