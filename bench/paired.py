@@ -144,6 +144,10 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
                 cache[rid] = store.read(rid)
         return [cache[r] for r in ids]
 
+    pairs = (spec.get("reference") or {}).get("columns")
+    if pairs:
+        _add_column_differences(table, pairs, cols, records, root)
+        return
     ref_fields = set((spec.get("reference") or {}).get("where") or {})
     table.diffs = []
     for i, entries in enumerate(table.measured):
@@ -162,3 +166,27 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
         "the same test videos (1000 resamples; mean class accuracy stratified by class), or for rows measured with "
         "several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's exact test of top-1; "
         "n/a: no paired difference (the reason is in the CSV); published rows have none")
+
+
+def _add_column_differences(table, pairs: dict[str, str], cols: dict[str, dict[str, Any]], records,
+                            root: Path) -> None:
+    """``reference: {columns: {B: A}}``: per row, column B minus column A of the same row (e.g. with and without
+    FTP on one encoder), paired over the same test videos like a row difference."""
+    table.diffs = []
+    for entries in table.measured:
+        row: dict[str, dict[str, Any]] = {}
+        for target, base in pairs.items():
+            ids_t, ids_b = column_runs(cols[target], entries), column_runs(cols[base], entries)
+            if not ids_t:
+                row[target] = {}
+            elif not ids_b:
+                row[target] = {"why": f"column {base!r} has no measured record in this row"}
+            else:
+                row[target] = compare_rows(root, records(ids_b), records(ids_t), cols[target]["metric"])
+        table.diffs.append(row)
+    shown = "; ".join(f"Δ {t} = {t} − {b}" for t, b in pairs.items())
+    table.footnotes.append(
+        f"Δ: difference between two columns of the same row, in points ({shown}), with its 95 % CI [low, high]: a "
+        "paired bootstrap over the same test videos (1000 resamples; mean class accuracy stratified by class), or "
+        "for cells measured with several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's "
+        "exact test of top-1; n/a: no paired difference (the reason is in the CSV); published rows have none")

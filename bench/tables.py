@@ -58,13 +58,29 @@ def load_spec(path: Path | str) -> dict[str, Any]:
     if "published" not in spec and "measured" not in spec:
         raise ConfigError(f"table spec {path} selects nothing: give 'published' and/or 'measured'")
     ref = spec.get("reference")
-    if ref is not None and (not isinstance(ref, dict) or not isinstance(ref.get("where"), dict) or not ref["where"]
-                            or set(ref) - {"where", "metrics"}):
+    by_row = isinstance(ref, dict) and isinstance(ref.get("where"), dict) and ref["where"] and "columns" not in ref
+    by_col = (isinstance(ref, dict) and isinstance(ref.get("columns"), dict) and ref["columns"] and "where" not in ref
+              and "metrics" not in ref)
+    if ref is not None and (not (by_row or by_col) or set(ref) - {"where", "metrics", "columns"}):
         raise ConfigError(f"table spec {path}: reference={ref!r}; expected {{where: {{<row field>: <value>}}, "
-                          f"metrics: [top1, ...] (optional)}}: the measured row the other rows are compared with")
+                          f"metrics: [top1, ...] (optional)}}: the measured row the other rows are compared with, "
+                          f"or {{columns: {{<column>: <column it is compared with>}}}}: a difference per row "
+                          f"between two measured columns")
     for i, col in enumerate(spec.get("columns") or []):
         if not isinstance(col, dict) or "name" not in col or not ({"metric", "field"} & set(col)):
             raise ConfigError(f"table spec {path}: column {i} ({col!r}) needs 'name' and 'metric' or 'field'")
+    if by_col:
+        cols = {c["name"]: c for c in spec.get("columns") or []}
+        measured = [n for n, c in cols.items() if "metric" in c and c.get("origin") != "published"]
+        for target, base in ref["columns"].items():
+            for name in (target, base):
+                c = cols.get(name)
+                if c is None or "metric" not in c or c.get("origin") == "published":
+                    raise ConfigError(f"table spec {path}: reference.columns {target!r}: {base!r}: {name!r} is not a "
+                                      f"measured metric column; measured metric columns: {measured}")
+            if cols[target]["metric"] != cols[base]["metric"]:
+                raise ConfigError(f"table spec {path}: reference.columns {target!r}: {base!r} compare different "
+                                  f"metrics ({cols[target]['metric']} vs {cols[base]['metric']})")
     spec.setdefault("name", path.stem)
     spec["_path"] = str(path)
     return spec
@@ -353,7 +369,7 @@ def render(spec_path: Path | str, out: Path | str | None = None, results: Path |
     spec = load_spec(spec_path)
     table = build_table(spec, select(spec, results, published_dir, labels))
     root = Path(results) if results is not None else settings.results_dir()
-    if table.references:
+    if table.references or (spec.get("reference") or {}).get("columns"):
         from bench.paired import add_differences
 
         add_differences(table, spec, root)

@@ -146,3 +146,50 @@ def test_episode_arrays_from_a_dump_keep_scores_and_refuse_a_misaligned_list(tmp
     assert settings.keep_scores()
     monkeypatch.setenv("BENCH_KEEP_SCORES", "0")
     assert not settings.keep_scores()
+
+
+COLUMN_SPEC = """
+name: cols
+measured: {where: {grid: g}}
+derive:
+  encoder: {measured: {from: spec.case, regex: '^(.+?)(?: \\+ FTP)?$'}}
+  with_ftp: {measured: {from: spec.case, regex: '(FTP)'}}
+rows: {key: [encoder]}
+reference: {columns: {"Top-1 + FTP": "Top-1"}}
+columns:
+  - {name: Encoder, field: encoder}
+  - {name: "Top-1", metric: top1, where: {with_ftp: {not: FTP}}}
+  - {name: "Top-1 + FTP", metric: top1, where: {with_ftp: FTP}}
+"""
+
+
+def test_a_column_reference_compares_two_columns_of_the_same_row(tmp_path):
+    # wide tables (ftp Table 6: each encoder without and with FTP; bike 6i: V against Baseline V) pair two columns
+    store = Store(tmp_path)
+    store.write(_record(tmp_path, "a0", "enc_a", _arrays(0)))
+    store.write(_record(tmp_path, "a1", "enc_a + FTP", _arrays(20)))  # +10 points on 200 videos
+    store.write(_record(tmp_path, "b0", "enc_b", _arrays(4)))
+    store.write(_record(tmp_path, "b1", "enc_b + FTP", _arrays(5)))  # +0.5 points
+    store.write(_record(tmp_path, "c1", "enc_c + FTP", _arrays(5)))  # no column to compare with
+    spec = tmp_path / "cols.yaml"
+    spec.write_text(COLUMN_SPEC)
+    paths = render(spec, out=tmp_path / "out", results=tmp_path)
+    with open(paths["csv"]) as f:
+        rows = {r["Encoder"]: r for r in csv.DictReader(f)}
+    assert float(rows["enc_a"]["Δ Top-1 + FTP"]) == pytest.approx(10.0)
+    assert rows["enc_a"]["Δ Top-1 + FTP significant"] == "True"
+    assert float(rows["enc_b"]["Δ Top-1 + FTP"]) == pytest.approx(0.5)
+    assert rows["enc_b"]["Δ Top-1 + FTP significant"] == "False"
+    assert "no measured record" in rows["enc_c"]["Δ Top-1 + FTP why"]
+    assert "Δ Top-1" not in csv_header_of(paths["csv"])  # only the named column gets a difference
+    md = paths["md"].read_text()
+    assert "Δ Top-1 + FTP = Top-1 + FTP − Top-1" in md and f"p={2 / 2 ** 20:.2g}" in md
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(COLUMN_SPEC.replace('"Top-1 + FTP": "Top-1"', '"Top-1 + FTP": "Top-5"'))
+    with pytest.raises(Exception, match=r"'Top-5' is not a measured metric column"):
+        render(bad, out=tmp_path / "out", results=tmp_path)
+
+
+def csv_header_of(path) -> list[str]:
+    with open(path) as f:
+        return next(csv.reader(f))
