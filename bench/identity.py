@@ -1,6 +1,6 @@
 """What a run id hashes: the resolved inputs of a run.
 
-``file_sha256(path)`` (``bench.models.files``, re-exported here) is the content identity of one
+``file_sha256(path)`` (``bench.models.files``) is the content identity of one
 file (weights, annotation lists, class lists), cached by resolved path, size and times.
 
 ``resolve(spec)`` computes the parts of a run's identity that the spec's names stand for:
@@ -27,8 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bench.method import method_config  # noqa: F401 - parsed once per file version
-from bench.models.files import file_sha256  # noqa: F401 - the content identity of a file
+from bench.models.files import file_sha256
 
 log = logging.getLogger(__name__)
 def text_sha256(text: str) -> str:

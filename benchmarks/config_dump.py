@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/config_dump.py OUT_DIR``.
 
-Each ``methods/*/configs/*.py`` is loaded as ``bench.identity.method_config`` does
+Each ``methods/*/configs/*.py`` is loaded as ``bench.method.method_config`` does
 (``mmengine.Config.fromfile``, ``_base_`` inheritance resolved) and its frame samplers are synced
 (``protocols.engine.sync_frames``, what every run applies after its overrides); the result is
 written as ``OUT_DIR/<method dir>__<config>.json`` with sorted keys (``bench.spec.canonical_json``

@@ -449,7 +449,7 @@ def test_validation_and_run_ids_write_nothing_into_work_dirs(fresh_dirs, protoco
 def test_file_hash_cache_sees_a_same_size_rewrite_with_the_old_mtime(tmp_path):
     import os
 
-    from bench.identity import file_sha256
+    from bench.models.files import file_sha256
 
     path = tmp_path / "list.txt"
     path.write_text("a/x.mp4 0\n")

@@ -77,7 +77,10 @@ def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
     quick = clip_uses_quick_gelu(arch, layout.origin)
     model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick)
     report = wmod.load_into(model, tag, "clip", model=f"open_clip {arch}")
-    report.activation = "QuickGELU" if quick else "GELU"
+    report.activation = activation_of(model)  # what the built modules run (an arch config may set quick_gelu itself)
+    if report.activation != clip_activation(arch, weights):
+        raise ConfigError(f"CLIP {arch} with {tag}: built with {report.activation} but cache keys would say "
+                          f"{clip_activation(arch, weights)}; the two decisions disagree (a bug: report it)")
     model.weights_report = report.as_record()
     return model
 
