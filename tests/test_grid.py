@@ -149,3 +149,18 @@ def test_bench_run_grid_refuses_method_dataset_and_applies_set(tmp_path, capsys)
     assert "--dataset cannot be used with --grid" in capsys.readouterr().err
     main(["run", "--grid", str(p), "--set", "train_cfg.max_epochs=2", "--dry-run", "--results", str(tmp_path / "r")])
     assert "train_cfg.max_epochs=2" in capsys.readouterr().out
+
+
+def test_bench_run_single_dry_run_runs_nothing_and_grid_only_options_are_refused(tmp_path, capsys):
+    # a single run used to ignore --dry-run (it trained) and --executor/--profile/--launcher/--only (it ran here)
+    from bench.cli import main
+
+    res = tmp_path / "r"
+    single = ["run", "--method", "clip_meanpool", "--dataset", "syn_k400", "--results", str(res)]
+    assert main(single + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: missing" in out and "nothing was run" in out and not res.exists()
+    for extra in (["--executor", "slurm"], ["--profile", "paper"], ["--only", "x*"], ["--launcher", "qos=high"]):
+        assert main(single + extra) == 2
+        assert f"{extra[0]} only apply to --grid" in capsys.readouterr().err
+    assert not res.exists()

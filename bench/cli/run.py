@@ -67,6 +67,13 @@ def main(args: argparse.Namespace) -> int:
         return run_grid(args)
     if not (args.method and args.dataset):
         raise ConfigError("bench run needs --grid G.yaml, or --method M --dataset D [--protocol P]")
+    grid_only = [f"--{k.replace('_', '-')}" for k in ("profile", "executor", "launcher", "only")
+                 if getattr(args, k, None)]
+    if grid_only:
+        raise ConfigError(f"bench run --method {args.method}: {', '.join(grid_only)} only apply to --grid (a single "
+                          "run runs here, in this process, and is never submitted); accepted with --method: "
+                          "--protocol, --dataset, --size, --seed, --set, --arg, --dry-run, --redo, --resume, "
+                          "--results, --keep-scores, or a grid file for SLURM")
     return run_single(args)
 
 
@@ -80,6 +87,11 @@ def run_single(args: argparse.Namespace) -> int:
                    protocol_args=parse_pairs(args.arg, "--arg"), overrides=parse_pairs(args.set, "--set"))
     store = Store(args.results)
     print(f"run {spec.run_id}: {spec.describe()}")
+    if getattr(args, "dry_run", False):
+        job.prepare(spec, planning=True)  # the same checks as a real run; trains nothing, writes nothing
+        state = "recorded" if store.has(spec.run_id) else ("failed" if store.failure(spec.run_id) else "missing")
+        print(f"dry run: {state} in {store.runs}; nothing was run")
+        return 0
     if args.redo and args.resume:
         raise ConfigError("--redo (start from scratch) and --resume (reuse earlier work) exclude each other")
     if store.has(spec.run_id) and not args.redo:
