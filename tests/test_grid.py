@@ -164,3 +164,12 @@ def test_bench_run_single_dry_run_runs_nothing_and_grid_only_options_are_refused
         assert main(single + extra) == 2
         assert f"{extra[0]} only apply to --grid" in capsys.readouterr().err
     assert not res.exists()
+
+
+def test_bench_status_sees_the_cells_run_with_set(tmp_path, capsys):
+    from bench.cli import main
+
+    p = write(tmp_path, BASE + "cases: {a: {}}\n")
+    g = grid.with_command_line(grid.load(p), {"train_cfg.max_epochs": 2})
+    main(["status", str(p), "--set", "train_cfg.max_epochs=2", "--results", str(tmp_path / "r")])
+    assert g.specs[0].run_id in capsys.readouterr().out

@@ -13,6 +13,24 @@ from bench.errors import BenchError, ConfigError
 log = logging.getLogger(__name__)
 
 
+def add_cell_options(p: argparse.ArgumentParser) -> None:
+    """``--set/--arg/--seed`` of ``bench status`` and ``bench validate``: the cells ``bench run --grid`` ran."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="as given to bench run --grid")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE", help="as given to bench run --grid")
+    p.add_argument("--seed", type=int, help="as given to bench run --grid")
+
+
+def load_grid(args: argparse.Namespace, what: str):
+    """The grid of ``args.grid`` under ``args.profile`` with the command line's ``--set/--arg/--seed`` applied."""
+    from bench import grid as grid_mod
+    from bench.cli.run import parse_pairs
+
+    grid = grid_mod.load(args.grid, profile=args.profile)
+    return grid_mod.with_command_line(grid, parse_pairs(getattr(args, "set", None), "--set"),
+                                      parse_pairs(getattr(args, "arg", None), "--arg"), getattr(args, "seed", None),
+                                      what=what)
+
+
 def select(specs, only: str | None):
     if not only:
         return specs
@@ -60,7 +78,6 @@ def method_notes(grid, specs, launcher_overrides) -> None:
 
 def run_grid(args: argparse.Namespace) -> int:
     from bench import follow, job, launch, profiles
-    from bench import grid as grid_mod
     from bench.store import Store
 
     launcher_overrides = profiles.parse_overrides(args.launcher or [])
@@ -69,12 +86,7 @@ def run_grid(args: argparse.Namespace) -> int:
         raise ConfigError(f"bench run --grid {args.grid}: {', '.join(given)} cannot be used with --grid (the grid file "
                           "names its cells' method, protocol, dataset and size per profile); accepted with --grid: "
                           "--profile, --set, --arg, --seed, --only, --executor, --launcher")
-    from bench.cli.run import parse_pairs
-
-    grid = grid_mod.load(args.grid, profile=args.profile)
-    grid = grid_mod.with_command_line(grid, parse_pairs(getattr(args, "set", None), "--set"),
-                                      parse_pairs(getattr(args, "arg", None), "--arg"), getattr(args, "seed", None),
-                                      what=f"bench run --grid {args.grid}")
+    grid = load_grid(args, f"bench run --grid {args.grid}")
     store = Store(args.results)
     specs = select(grid.specs, args.only)
     if not specs:

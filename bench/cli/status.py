@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli.grid_run import add_cell_options, load_grid
+
 
 def _tail(path: str | None, n: int = 15) -> str:
     if not path or not Path(path).exists():
@@ -16,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="per-cell state of a grid, with the log tail of failed cells")
     p.add_argument("grid")
     p.add_argument("--profile")
+    add_cell_options(p)
     p.add_argument("--results")
     p.add_argument("--lines", type=int, default=15, help="log lines shown per failed cell")
     p.set_defaults(func=main)
@@ -80,10 +83,9 @@ def cell_states(grid, store, stale: dict[str, dict] | None = None) -> dict[str, 
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench import grid as grid_mod
     from bench.store import Store
 
-    g = grid_mod.load(args.grid, profile=args.profile)
+    g = load_grid(args, f"bench status {args.grid}")
     store = Store(args.results)
     unresolved = [(s, s.resolve_error()) for s in g.specs if s.resolve_error()]
     if unresolved:
