@@ -115,6 +115,29 @@ def attribute_sentence(phrases: Sequence[str], prompt: str = "This is a video ab
     return prompt.format(", ".join(phrases))
 
 
+def sentence_fit(tokenizer, phrases: Sequence[str], num: int, prompt: str) -> dict[str, int]:
+    """How many of ``num`` attribute phrases an attributes sentence can hold before the text encoder's
+    tokenizer cuts it at its context length (open_clip truncates silently; OpenAI's ``clip.tokenize`` refuses).
+
+    Returns the context length, the tokens of the sentence of the ``num`` shortest and of the ``num`` longest
+    phrases (start and end tokens included), and ``fits_always``: the most phrases that fit whichever are drawn.
+    """
+    encode = getattr(tokenizer, "encode", None)
+    context = int(getattr(tokenizer, "context_length", 77))
+    if encode is None:  # a tokenizer without a plain encoder (e.g. a Hugging Face one): nothing to say
+        return {"context": context, "shortest": -1, "longest": -1, "fits_always": num}
+    lengths = sorted(len(encode(str(p))) for p in phrases)
+    base = len(encode(prompt.replace("{}", "").strip())) + 2  # the prompt's words, start and end of text
+
+    def total(ls: list[int]) -> int:
+        return base + sum(ls) + max(0, len(ls) - 1)  # a ', ' (one token) between phrases
+
+    longest_first = lengths[::-1]
+    fits = max([k for k in range(num + 1) if total(longest_first[:k]) <= context] or [0])
+    return {"context": context, "shortest": total(lengths[:num]), "longest": total(longest_first[:num]),
+            "fits_always": fits}
+
+
 def _segment_centres(total: int, n: int) -> list[int]:
     return [min(total - 1, int((i + 0.5) * total / n)) for i in range(n)]
 

@@ -229,6 +229,18 @@ class BIKEHead(BaseHead):
         self.attr_teacher = AttributeGenerator(teacher["clip_arch"], lexicon, teacher.get("clip_weights"),
                                                num=a["num"], num_frames=int(teacher.get("num_frames", 8)),
                                                cache=bool(a["cache"]))
+        from methods.bike.attributes import log as attr_log
+        from methods.bike.attributes import sentence_fit
+
+        self.attr_fit = sentence_fit(self.attr_encoder.tokenizer, self.attr_teacher.phrases, a["num"], a["prompt"])
+        if self.attr_fit["longest"] > self.attr_fit["context"]:
+            f = self.attr_fit
+            attr_log.warning(
+                "bike attributes: a sentence of attributes.num=%d phrases needs %d-%d tokens, the attribute encoder "
+                "%s reads %d: the tokenizer cuts it, and only %d phrase(s) are sure to be read whole (%s)", a["num"],
+                f["shortest"], f["longest"], enc["clip_arch"], f["context"], f["fits_always"],
+                "every sentence is cut: attributes.num has no effect past that" if f["shortest"] > f["context"]
+                else "long phrases are cut")
 
     # -- category embeddings ------------------------------------------------------------------
     def _video_categories(self, names: Sequence[str]) -> dict[str, torch.Tensor]:

@@ -346,3 +346,28 @@ def test_every_size_has_a_config_with_its_frames_resolution_and_paper_settings()
         assert short == {336 if "336" in size else 256}, (size, short)  # public get_augmentation scale_size
         assert cfg.optim_wrapper.optimizer.lr == 5e-5 and cfg.optim_wrapper.optimizer.weight_decay == 0.2
         assert cfg.train_cfg.max_epochs == (20 if size.startswith("l14") else 30)
+
+
+def test_sentence_fit_counts_what_the_tokenizer_would_cut():
+    # Table 6d on the tiny world: 3, 5 and 7 attributes gave identical predictions because every sentence was
+    # cut at the tiny CLIP's 32 tokens; sentence_fit says so before anything runs
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from methods.bike.attributes import sentence_fit
+
+    tok = SimpleTokenizer(context_length=12)
+    phrases = ["red", "blue ring", "green big box"]
+    n = {p: len(tok.encode(p)) for p in phrases}
+    prompt = "This is a video about {}"
+    base = len(tok.encode("This is a video about")) + 2  # start and end of text
+    fit = sentence_fit(tok, phrases, 2, prompt)
+    shortest = base + n["red"] + n["blue ring"] + 1  # one ', ' between two phrases
+    longest = base + n["green big box"] + n["blue ring"] + 1
+    assert fit == {"context": 12, "shortest": shortest, "longest": longest,
+                   "fits_always": max(k for k in range(3) if base + sum(sorted(n.values())[::-1][:k]) + max(0, k - 1)
+                                      <= 12)}
+    # what the tokenizer does past the context: the cut sentences of 2 and 3 phrases are the same tokens
+    long2 = attribute_sentence(["green big box", "blue ring"], prompt)
+    long3 = attribute_sentence(["green big box", "blue ring", "red"], prompt)
+    assert longest > 12 and fit["fits_always"] == 1
+    assert torch.equal(tok([long2]), tok([long3]))  # the third phrase never reaches the encoder
