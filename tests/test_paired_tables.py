@@ -193,3 +193,23 @@ def test_a_column_reference_compares_two_columns_of_the_same_row(tmp_path):
 def csv_header_of(path) -> list[str]:
     with open(path) as f:
         return next(csv.reader(f))
+
+
+def test_bench_tables_finds_a_cell_that_another_grid_ran_first(tmp_path, syn_k400, capsys):
+    # a cell shared by two grids has one record, labelled by whichever grid ran it first (here alt_corpus's
+    # "all"); the alt_decoder table used to show its "SA+ 1D-Conv+" row as not measured
+    import bench.identity  # noqa: F401
+    from bench import grid as grid_mod
+    from bench.cli.tables import ABLATIONS
+
+    cell = next(s for s in grid_mod.load(ABLATIONS / "alt_decoder.yaml", "default").specs
+                if s.case == "SA+ 1D-Conv+" and s.protocol == "supervised")
+    rec = _record(tmp_path, cell.run_id, "all", _arrays(20))
+    rec.update(grid="alt_corpus", method="alt", protocol="supervised")
+    rec["spec"].update(grid="alt_corpus", case="all")
+    Store(tmp_path).write(rec)
+    spec = ABLATIONS.parent / "results" / "tables" / "alt_decoder.yaml"
+    assert bench_main(["tables", str(spec), "--results", str(tmp_path), "--out", str(tmp_path / "out"),
+                       "--print"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| SA+ 1D-Conv+"))
+    assert row.split("|")[2].strip().strip("*") == "80.0"  # measured: 70 % + 20 of 200 videos right

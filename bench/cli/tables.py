@@ -16,11 +16,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+ABLATIONS = Path(__file__).resolve().parents[2] / "ablations"
+
+
+def grid_labels(spec_path: str) -> dict[str, list[dict]] | None:
+    """Run id -> ``{"grid", "case"}`` of every cell of the grids a spec selects (``measured.where.grid``).
+
+    A cell shared by two grids has one record, labelled by the grid that ran it first, so a spec that selects
+    ``grid: B`` would miss B's shared cell and show it as not measured. ``bench run --grid`` passes its own
+    grid's labels; here every profile of each named grid file (``ablations/<grid>.yaml``) is expanded.
+    """
+    import bench.identity  # noqa: F401 - registers the run-id resolvers
+    from bench import grid as grid_mod
+    from bench.errors import BenchError
+    from bench.tables import load_spec
+
+    where = ((load_spec(spec_path).get("measured") or {}).get("where") or {}).get("grid")
+    names = [where] if isinstance(where, str) else list(where or []) if isinstance(where, list) else []
+    labels: dict[str, list[dict]] = {}
+    for name in names:
+        path = ABLATIONS / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        for profile in (grid_mod.read_grid(path).get("profiles") or {}):
+            try:
+                g = grid_mod.load(path, profile=profile)
+                for s in g.specs:
+                    lab = {"grid": g.name, "case": s.case}
+                    if lab not in labels.setdefault(s.run_id, []):
+                        labels[s.run_id].append(lab)
+            except BenchError:
+                continue  # a profile this machine cannot expand (its datasets or weights are not configured)
+    # records of cells in no grid file keep their own labels
+    return labels or None
+
+
 def run(args: argparse.Namespace) -> int:
     from bench.tables import render
 
     for spec in args.specs:
-        paths = render(spec, out=args.out, results=Path(args.results) if args.results else None)
+        paths = render(spec, out=args.out, results=Path(args.results) if args.results else None,
+                       labels=grid_labels(spec))
         print(f"{spec}: " + ", ".join(str(p) for p in paths.values()))
         if args.print:
             print(paths["md"].read_text())
