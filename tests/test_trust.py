@@ -245,7 +245,7 @@ def test_numbers_with_an_exponent_are_numbers(tmp_path, syn_k400, fresh_dirs):
     g = grid.load(write(tmp_path, BASE + "cases: {a: {optim_wrapper.optimizer.lr: 1e-3}}\n"))
     assert g.specs[0].overrides["optim_wrapper.optimizer.lr"] == 0.001
     job.validate_cells(g.specs)
-    from bench.cli.run import parse_pairs
+    from bench.cli.pairs import parse_pairs
 
     assert parse_pairs(["a=1e-3", "b=2E4", "c=eight"], "--set") == {"a": 0.001, "b": 20000.0, "c": "eight"}
 

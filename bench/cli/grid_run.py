@@ -23,7 +23,7 @@ def add_cell_options(p: argparse.ArgumentParser) -> None:
 def load_grid(args: argparse.Namespace, what: str):
     """The grid of ``args.grid`` under ``args.profile`` with the command line's ``--set/--arg/--seed`` applied."""
     from bench import grid as grid_mod
-    from bench.cli.run import parse_pairs
+    from bench.cli.pairs import parse_pairs
 
     grid = grid_mod.load(args.grid, profile=args.profile)
     return grid_mod.with_command_line(grid, parse_pairs(getattr(args, "set", None), "--set"),
