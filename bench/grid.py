@@ -318,7 +318,6 @@ def load(path: str | Path, profile: str | None = None, overrides: dict[str, Any]
                 raw.get("table"), raw.get("plot"), raw)
 
 
-
 def with_command_line(grid: Grid, overrides: dict[str, Any] | None = None, protocol_args: dict[str, Any] | None = None,
                       seed: int | None = None, what: str = "the command line") -> Grid:
     """The grid with ``bench run --grid G --set K=V --arg K=V --seed N`` applied to every cell.
@@ -338,7 +337,7 @@ def with_command_line(grid: Grid, overrides: dict[str, Any] | None = None, proto
         for s in specs:
             d = getattr(s, field)
             rel = {k: d[k] for k in d if k == key or k.startswith(key + ".") or key.startswith(k + ".")}
-            seen[s.case or s.run_id] = rel
+            seen[s.case or f"cell {s.cell}"] = rel
         values = list(seen.values())
         return None if all(v == values[0] for v in values) else seen
 

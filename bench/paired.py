@@ -127,6 +127,12 @@ def _against_reference(root: Path, table, i: int, col: dict[str, Any], records, 
     return compare_rows(root, refs[0], recs, col["metric"])
 
 
+# the footnote's account of the tests, shared by row and column references
+_TESTS = ("a paired bootstrap over the same test videos (1000 resamples; mean class accuracy stratified by class), or "
+          "for {what} measured with several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's "
+          "exact test of top-1; n/a: no paired difference (the reason is in the CSV); published rows have none")
+
+
 def add_differences(table, spec: dict[str, Any], root: Path) -> None:
     """Fill ``table.diffs``: per row, per difference column, the paired difference against the reference row's
     records of the same column (``{"reference": True}`` for the reference itself, ``{}`` for a row without
@@ -162,10 +168,8 @@ def add_differences(table, spec: dict[str, Any], root: Path) -> None:
                 row[name] = _against_reference(root, table, i, cols[name], records, ids, ref_fields)
         table.diffs.append(row)
     table.footnotes.append(
-        "Δ: difference to the reference row (ref) in points, with its 95 % CI [low, high]: a paired bootstrap over "
-        "the same test videos (1000 resamples; mean class accuracy stratified by class), or for rows measured with "
-        "several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's exact test of top-1; "
-        "n/a: no paired difference (the reason is in the CSV); published rows have none")
+        "Δ: difference to the reference row (ref) in points, with its 95 % CI [low, high]: "
+        + _TESTS.format(what="rows"))
 
 
 def _add_column_differences(table, pairs: dict[str, str], cols: dict[str, dict[str, Any]], records,
@@ -186,7 +190,5 @@ def _add_column_differences(table, pairs: dict[str, str], cols: dict[str, dict[s
         table.diffs.append(row)
     shown = "; ".join(f"Δ {t} = {t} − {b}" for t, b in pairs.items())
     table.footnotes.append(
-        f"Δ: difference between two columns of the same row, in points ({shown}), with its 95 % CI [low, high]: a "
-        "paired bootstrap over the same test videos (1000 resamples; mean class accuracy stratified by class), or "
-        "for cells measured with several seeds the seed-level paired t interval; *: the CI excludes 0; p: McNemar's "
-        "exact test of top-1; n/a: no paired difference (the reason is in the CSV); published rows have none")
+        f"Δ: difference between two columns of the same row, in points ({shown}), with its 95 % CI [low, high]: "
+        + _TESTS.format(what="cells"))

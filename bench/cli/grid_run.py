@@ -44,9 +44,23 @@ def describe_setting(grid) -> str:
             f"method {grid.specs[0].method}, protocol {grid.specs[0].protocol}, datasets {datasets}, sizes {sizes}")
 
 
+def record_state(store, run_id: str) -> str:
+    """``recorded``, ``failed`` or ``missing``: what the store holds for a run id."""
+    return "recorded" if store.has(run_id) else ("failed" if store.failure(run_id) else "missing")
+
+
+def add_labels(labels: dict[str, list[dict]], grid) -> dict[str, list[dict]]:
+    """``labels`` (run id -> ``{"grid", "case"}`` labels, ``bench.tables.relabel``) with every cell of ``grid``."""
+    for s in grid.specs:
+        lab = {"grid": grid.name, "case": s.case}
+        if lab not in labels.setdefault(s.run_id, []):
+            labels[s.run_id].append(lab)
+    return labels
+
+
 def dry_run(specs, store) -> int:
     for s in specs:
-        state = "recorded" if store.has(s.run_id) else ("failed" if store.failure(s.run_id) else "missing")
+        state = record_state(store, s.run_id)
         ov = ", ".join(f"{k}={v}" for k, v in sorted(s.overrides.items()))
         print(f"#{s.cell}: [{s.case or '-'}] {ov or '(base)'}  seed={s.seed}  run_id={s.run_id}  {state}")
     return 0
@@ -134,9 +148,7 @@ def build_outputs(grid, store) -> None:
     from bench import plots, tables
 
     spec = grid_mod.table_spec_path(grid.table, grid.path)
-    labels: dict[str, list[dict]] = {}
-    for s in grid.specs:
-        labels.setdefault(s.run_id, []).append({"grid": grid.name, "case": s.case})
+    labels = add_labels({}, grid)
     try:
         written = list(tables.render(spec, results=store.root, labels=labels).values())
         if grid.plot == "pareto":

@@ -73,8 +73,9 @@ def run_single(args: argparse.Namespace) -> int:
     print(f"run {spec.run_id}: {spec.describe()}")
     if getattr(args, "dry_run", False):
         job.prepare(spec, planning=True)  # the same checks as a real run; trains nothing, writes nothing
-        state = "recorded" if store.has(spec.run_id) else ("failed" if store.failure(spec.run_id) else "missing")
-        print(f"dry run: {state} in {store.runs}; nothing was run")
+        from bench.cli.grid_run import record_state
+
+        print(f"dry run: {record_state(store, spec.run_id)} in {store.runs}; nothing was run")
         return 0
     if args.redo and args.resume:
         raise ConfigError("--redo (start from scratch) and --resume (reuse earlier work) exclude each other")

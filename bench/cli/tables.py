@@ -28,11 +28,13 @@ def grid_labels(spec_path: str) -> dict[str, list[dict]] | None:
     """
     import bench.identity  # noqa: F401 - registers the run-id resolvers
     from bench import grid as grid_mod
+    from bench.cli.grid_run import add_labels
     from bench.errors import BenchError
+    from bench.table_struct import _as_list
     from bench.tables import load_spec
 
     where = ((load_spec(spec_path).get("measured") or {}).get("where") or {}).get("grid")
-    names = [where] if isinstance(where, str) else list(where or []) if isinstance(where, list) else []
+    names = [w for w in _as_list(where) if isinstance(w, str)]
     labels: dict[str, list[dict]] = {}
     for name in names:
         path = ABLATIONS / f"{name}.yaml"
@@ -40,11 +42,7 @@ def grid_labels(spec_path: str) -> dict[str, list[dict]] | None:
             continue
         for profile in (grid_mod.read_grid(path).get("profiles") or {}):
             try:
-                g = grid_mod.load(path, profile=profile)
-                for s in g.specs:
-                    lab = {"grid": g.name, "case": s.case}
-                    if lab not in labels.setdefault(s.run_id, []):
-                        labels[s.run_id].append(lab)
+                add_labels(labels, grid_mod.load(path, profile=profile))
             except BenchError:
                 continue  # a profile this machine cannot expand (its datasets or weights are not configured)
     # records of cells in no grid file keep their own labels

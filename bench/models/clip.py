@@ -78,9 +78,10 @@ def create_clip(arch: str, weights: str | None = None) -> torch.nn.Module:
     model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick)
     report = wmod.load_into(model, tag, "clip", model=f"open_clip {arch}")
     report.activation = activation_of(model)  # what the built modules run (an arch config may set quick_gelu itself)
-    if report.activation != clip_activation(arch, weights):
+    expected = _activation(arch, layout.origin)  # what clip_activation, and so the cache keys, say
+    if report.activation != expected:
         raise ConfigError(f"CLIP {arch} with {tag}: built with {report.activation} but cache keys would say "
-                          f"{clip_activation(arch, weights)}; the two decisions disagree (a bug: report it)")
+                          f"{expected}; the two decisions disagree (a bug: report it)")
     model.weights_report = report.as_record()
     return model
 
@@ -108,16 +109,21 @@ def clip_activation(arch: str, weights: str | None) -> str:
 
     OpenAI-trained files: QuickGELU; otherwise the architecture's own (its open_clip config's ``quick_gelu``).
     """
+    _register_configs()
+    if resolve_weights(weights) is None:
+        return _activation(arch, None)
+    from bench.models import weights as wmod
+
+    _, layout, _ = wmod.open_weights(str(weights), "clip", lazy=True)
+    return _activation(arch, layout.origin)
+
+
+def _activation(arch: str, origin: str | None) -> str:
+    """QuickGELU for OpenAI-trained weights (``origin``), else the architecture's own (its open_clip config)."""
     import open_clip
 
-    _register_configs()
-    path = resolve_weights(weights)
-    if path is not None:
-        from bench.models import weights as wmod
-
-        _, layout, _ = wmod.open_weights(str(weights), "clip", lazy=True)
-        if clip_uses_quick_gelu(arch, layout.origin):
-            return "QuickGELU"
+    if origin is not None and clip_uses_quick_gelu(arch, origin):
+        return "QuickGELU"
     cfg = open_clip.get_model_config(arch) or {}
     return "QuickGELU" if cfg.get("quick_gelu") or arch.endswith("-quickgelu") else "GELU"
 

@@ -30,7 +30,8 @@ from torch import nn
 from bench.data.labels import resolve_class_names
 from bench.errors import ConfigError
 from bench.models.class_text import LazyClassText
-from methods.bike.attributes import AttributeGenerator, attribute_sentence
+from methods.bike.attributes import AttributeGenerator, attribute_sentence, sentence_fit
+from methods.bike.attributes import log as attr_log
 from methods.bike.losses import LOSSES, distributed_infonce
 from methods.bike.text import CLIPTextTower, check_template
 from methods.bike.vcs import AGGREGATIONS, MEAN_POOLS, category_scores
@@ -229,9 +230,6 @@ class BIKEHead(BaseHead):
         self.attr_teacher = AttributeGenerator(teacher["clip_arch"], lexicon, teacher.get("clip_weights"),
                                                num=a["num"], num_frames=int(teacher.get("num_frames", 8)),
                                                cache=bool(a["cache"]))
-        from methods.bike.attributes import log as attr_log
-        from methods.bike.attributes import sentence_fit
-
         self.attr_fit = sentence_fit(self.attr_encoder.tokenizer, self.attr_teacher.phrases, a["num"], a["prompt"])
         if self.attr_fit["longest"] > self.attr_fit["context"]:
             f = self.attr_fit
