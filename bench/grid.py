@@ -245,7 +245,10 @@ def expand(raw: dict[str, Any], profile: str, where: str) -> tuple[list[RunSpec]
     profiles = _mapping(raw.get("profiles"), "'profiles'", where, problems)
     prof = profiles.get(profile)
     if prof is None:
-        problems.append(f"{where}: no profile {profile!r}; profiles in this grid: {sorted(profiles) or 'none'}")
+        # ``name: null`` removes an included profile: it is not offered, and refusing it says so
+        offered = sorted(k for k, v in profiles.items() if v is not None)
+        removed = " (set to null in this grid: the profile is removed)" if profile in profiles else ""
+        problems.append(f"{where}: no profile {profile!r}{removed}; profiles in this grid: {offered or 'none'}")
         prof = {}
     elif not isinstance(prof, dict):
         problems.append(f"{where}: profile {profile!r} must be a mapping, got {type(prof).__name__} {prof!r}")

@@ -5,43 +5,17 @@
 # or samples another number of frames, sets its own `train_pipeline` / `test_pipeline` and points the loaders at
 # them (`train_dataloader = dict(dataset=dict(pipeline=train_pipeline))`; MMEngine merges dicts key by key and
 # replaces lists whole). The annotation lists are set by the protocols.
+_base_ = []  # none; an empty list keeps MMEngine reading this file as a plain (not lazy-import) config
+from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+
 num_frames = 8
 img_size = 64
 
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="RandomResizedCrop", area_range=(0.7, 1.0)),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.random_resized_crop((0.7, 1.0)), short_side=img_size,
+                                 flip=None)
+test_pipeline = pipelines.test(num_frames, img_size)
 val_pipeline = test_pipeline
 
 # `dataset_type` (CheckedVideoDataset) is the runtime base's; bases may not both define a key.
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    dataset=dict(type="CheckedVideoDataset", ann_file="", data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type="CheckedVideoDataset", ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline,
-                 test_mode=True),
-)
+train_dataloader = pipelines.loader(train_pipeline, batch_size=8, num_workers=1, shuffle=True)
+test_dataloader = pipelines.loader(test_pipeline, batch_size=8, num_workers=1, shuffle=False, test_mode=True)

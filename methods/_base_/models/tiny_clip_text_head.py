@@ -3,6 +3,9 @@
 # `syn_k400` lets init_recognizer work alone) and CLIP's pixel normalisation. What clip_meanpool_tiny and alt_tiny
 # share: each sets `model = dict(type=..., backbone=...)` and MMEngine merges the model dict key by key. A real-size
 # config that inherits them sets clip_arch / clip_weights / templates and the head's fields it changes.
+_base_ = []  # none; an empty list keeps MMEngine reading this file as a plain (not lazy-import) config
+from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+
 clip_arch = "vlbench-tiny-vit"
 clip_weights = "synthetic:tiny-clip"  # a local file path or a tag; None = random init (logged)
 templates = ["a video of {}.", "a photo of {}.", "{}"]
@@ -18,10 +21,5 @@ model = dict(
         average_clips="prob",
         loss_cls=dict(type="CrossEntropyLoss"),
     ),
-    data_preprocessor=dict(
-        type="ActionDataPreprocessor",
-        mean=[122.770938, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
-        format_shape="NCTHW",
-    ),
+    data_preprocessor=pipelines.clip_data_preprocessor(),
 )

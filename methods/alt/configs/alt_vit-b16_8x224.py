@@ -3,6 +3,7 @@
 # file in the user config (nothing is downloaded). Corpus: `bench text build --method alt --dataset k400`.
 # The shared base of the real sizes: alt_vit-b16_{16,32}x224 change the frames, alt_vit-l14_* the encoder.
 _base_ = ["./alt_tiny.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 224
@@ -28,28 +29,10 @@ model = dict(
 )
 
 # Sparse sampling (TSN) and X-CLIP's augmentation: multi-scale crop and flip (Mixup / label smoothing: above).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="MultiScaleCrop", input_size=224, scales=(1, 0.875, 0.75, 0.66), random_crop=False, max_wh_scale_gap=1),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.multiscale_crop(224))
 # Test: X-CLIP's (datasets/build.py, build_dataloader): short side int(256 / 224 * 224) = 256, centre crop 224;
 # its 3-crop resizes to 224 and takes three 224 crops (protocol_defaults.views.three_crop_resize).
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
+test_pipeline = pipelines.test(num_frames, img_size, short_side=256)
 val_pipeline = test_pipeline
 # Protocol defaults of X-CLIP's public code (ALT follows its protocols): few-shot on the K-shot list itself for
 # 50 epochs (configs/*/16_32.yaml EPOCHS, main.py); several test clips drawn at random (SampleFrames multiview).
@@ -63,11 +46,7 @@ max_epochs = 30
 warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=8e-5, weight_decay=0.001))
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=0.01)
 
 # GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's
 # AmpOptimWrapper (the test loop stays fp32), loader workers kept across epochs, pinned host memory; the SLURM

@@ -2,6 +2,7 @@
 # Weights: a local OpenAI/open_clip ViT-B-16 checkpoint, given as a path or the tag
 # `openai-vit-b-16` mapped to a file in the user config (nothing is downloaded).
 _base_ = ["./clip_meanpool_tiny.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 224
@@ -21,37 +22,15 @@ model = dict(
                   templates=templates),
 )
 
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="RandomResizedCrop"),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs"),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.random_resized_crop())
+test_pipeline = pipelines.test(num_frames, img_size)
 train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=test_pipeline))
 
 max_epochs = 30
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=5e-5, weight_decay=0.2), paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.1)}))
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=True, begin=0, end=5, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - 5, eta_min=0, by_epoch=True, begin=5, end=max_epochs,
-         convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, 5, start_factor=0.01)
 
 # GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's
 # AmpOptimWrapper (the test loop stays fp32), loader workers kept across epochs, pinned host memory; the SLURM

@@ -9,6 +9,7 @@
 # methods/bike/README.md ("Public code vs paper").
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
 _base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 64
@@ -57,42 +58,19 @@ model = dict(
         train_branches=["video", "attributes"],
         average_clips="prob",
     ),
-    data_preprocessor=dict(
-        type="ActionDataPreprocessor",
-        mean=[122.770938, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
-        format_shape="NCTHW",
-    ),
+    data_preprocessor=pipelines.clip_data_preprocessor(),
 )
 
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename")  # the attributes are per video file
 # No flip and no grayscale here: the synthetic world has left/right motions and colour-defined classes
 # (the real configs use flip 0.5 and grayscale 0.2, Table A.1).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="RandomResizedCrop", area_range=(0.7, 1.0)),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="RandomGrayscaleClip", p=0.0),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.random_resized_crop((0.7, 1.0)), short_side=img_size,
+                                 flip=None, after=[dict(type="RandomGrayscaleClip", p=0.0)], meta_keys=meta_keys)
+test_pipeline = pipelines.test(num_frames, img_size, meta_keys=meta_keys)
 val_pipeline = test_pipeline
 
 # Loaders: methods/_base_/datasets/synthetic_video.py, with this config's pipelines.
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader, test_dataloader = pipelines.point_loaders(train_pipeline, test_pipeline)
 
 # Table A.1 recipe, scaled to the CPU: AdamW, new layers at the base rate, every CLIP parameter at 0.1x
 # (5e-5 / 5e-6 in the paper; the public utils/solver.py puts the whole CLIP, image and text encoders and
@@ -113,10 +91,5 @@ optim_wrapper = dict(
 # The public WarmupCosineAnnealingLR warms up from 0 (utils/lr_scheduler.py, warmup_lrs=0). MMEngine's LinearLR
 # divides by its start factor after the first step (0 raises ZeroDivisionError), so it starts at 1e-8 x lr.
 warmup_start_factor = 1e-8
-param_scheduler = [
-    dict(type="LinearLR", start_factor=warmup_start_factor, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=warmup_start_factor)
 

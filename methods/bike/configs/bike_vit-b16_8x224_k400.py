@@ -8,6 +8,7 @@
 # Schedule (Table A.1): batch 256 = 8 GPUs x 32, AdamW lr 5e-5 (CLIP layers 5e-6), wd 0.2, 5 warm-up epochs,
 # cosine, 30 epochs; RandomSizedCrop, flip 0.5, grayscale 0.2.
 _base_ = ["./bike_tiny.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 224
@@ -30,29 +31,11 @@ model = dict(
 )
 
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename")
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="RandomResizedCrop"),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="RandomGrayscaleClip", p=0.2),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.random_resized_crop(),
+                                 after=[dict(type="RandomGrayscaleClip", p=0.2)], meta_keys=meta_keys)
 # Test: BIKE's (utils/Augmentation.py get_augmentation, test_zeroshot.py): GroupScale(256) then centre crop 224;
 # its 3-crop (GroupFullResSample) takes three 224 crops of the same 256 short side.
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+test_pipeline = pipelines.test(num_frames, img_size, short_side=256, meta_keys=meta_keys)
 val_pipeline = test_pipeline
 # Protocol defaults of BIKE's public code: few-shot repeats floor(N_full / N_K) (train.py) for 20 epochs, tested
 # every 5 (configs/*/*_few_shot.yaml solver.epochs, logging.eval_freq); test frames at segment starts
@@ -65,12 +48,7 @@ max_epochs = 30
 warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
-param_scheduler = [
-    dict(type="LinearLR", start_factor=_base_.warmup_start_factor, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=_base_.warmup_start_factor)
 auto_scale_lr = dict(enable=False, base_batch_size=256)
 
 # GPU training path (issue 22; docs/DECISIONS.md "GPU training path (issue 22)"): bf16 autocast through MMEngine's

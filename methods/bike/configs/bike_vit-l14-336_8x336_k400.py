@@ -3,6 +3,7 @@
 # model.cls_head.attributes.enabled=True to fuse it with lambda = 0.8 (appendix A.2).
 # Everything but the CLIP and the input size comes from the ViT-L/14 config (20-epoch Table A.1 schedule).
 _base_ = ["./bike_vit-l14_8x224_k400.py"]
+from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 img_size = 336
 clip_arch = "ViT-L-14-336"
@@ -15,27 +16,9 @@ model = dict(
 
 # The base's pipelines were evaluated at 224: restated at 336. Short side 336 before the random crop, as the public
 # utils/Augmentation.py get_augmentation (scale_size = 256 at 224, else the input size).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=_base_.num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="RandomResizedCrop"),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="RandomGrayscaleClip", p=0.2),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=_base_.meta_keys),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=_base_.num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=_base_.meta_keys),
-]
+train_pipeline = pipelines.train(_base_.num_frames, img_size, pipelines.random_resized_crop(), short_side=img_size,
+                                 after=[dict(type="RandomGrayscaleClip", p=0.2)], meta_keys=_base_.meta_keys)
+test_pipeline = pipelines.test(_base_.num_frames, img_size, meta_keys=_base_.meta_keys)
 val_pipeline = test_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -5,6 +5,7 @@
 # Schedule (Table A.1): as the ViT-B/16 config but 20 epochs (5 warm-up, cosine).
 # Everything else (teacher, lexicons, attribute encoder, pipelines, optimizer) comes from the ViT-B/16 config.
 _base_ = ["./bike_vit-b16_8x224_k400.py"]
+from methods import schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 clip_arch = "ViT-L-14"
 clip_weights = "openai-vit-l-14"
@@ -23,9 +24,4 @@ model = dict(
 max_epochs = 20
 train_cfg = dict(max_epochs=max_epochs)
 # The base's scheduler list was evaluated with its 30 epochs: restated whole with this length.
-param_scheduler = [
-    dict(type="LinearLR", start_factor=_base_.warmup_start_factor, by_epoch=True, begin=0, end=_base_.warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - _base_.warmup_epochs, eta_min=0, by_epoch=True,
-         begin=_base_.warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, _base_.warmup_epochs, start_factor=_base_.warmup_start_factor)

@@ -4,6 +4,7 @@
 # VLM: GPT-4 through an OpenAI-compatible endpoint (key from the environment); text encoder: CLIP ViT-B/16.
 # Schedule: stage 1 = 40 epochs (appendix A.2; Table A2 says 800), stage 2 = 40 epochs (section 4.1, Table A3).
 _base_ = ["./ftp_tiny.py"]
+from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 224
@@ -34,27 +35,8 @@ model = dict(
 )
 
 # Tables A2/A3: MultiScaleCrop; flip in stage 2 (one pipeline serves both stages here).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="MultiScaleCrop", input_size=img_size, scales=(1, 0.875, 0.75, 0.66), random_crop=False,
-         max_wh_scale_gap=1),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=("img_shape", "img_key", "video_id", "timestamp", "filename")),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.multiscale_crop(img_size), meta_keys=pipelines.VIDEO_META_KEYS)
+test_pipeline = pipelines.test(num_frames, img_size, meta_keys=pipelines.VIDEO_META_KEYS)
 # Tables A2/A3: global batch 512 in stage 1, 128 in stage 2, reached as per_gpu x GPUs x accumulation steps
 # (MMEngine's accumulative_counts, set per run by methods/ftp/batch.py); the learning rates below are the
 # paper's at those batches, unscaled. One GPU: 64 (stage 1) and 16 (stage 2) steps of 8 clips per update.

@@ -1,6 +1,7 @@
 # FTP-UniFormerV2-L/14, 32x224x224 (ftp paper Table 1: 18.4 TFLOPs over 2x3 views, 402 M parameters).
 # Encoder: MMAction2's UniFormerV2-L/14 (CLIP-400M + K710), frozen; text encoder: CLIP ViT-L/14.
 _base_ = ["./ftp_uniformerv2-b16_8x224.py"]
+from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 32
 img_size = 224
@@ -18,10 +19,8 @@ model = dict(
     text_dim=768,
     num_frames=num_frames,
 )
-# A list replaces the base's list whole: the base's pipelines, with this clip length in the sampling step.
-train_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.train_pipeline]
-test_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.test_pipeline]
+train_pipeline, test_pipeline, train_dataloader, test_dataloader = pipelines.frame_variant(_base_, num_frames)
 # the paper's global batches (512 / 128) with 4 clips per GPU: on one GPU 128 and 32 accumulation steps
 batch = dict(stage1=512, stage2=128)
-train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
+train_dataloader.update(batch_size=4)
+test_dataloader.update(batch_size=1)

@@ -2,8 +2,9 @@
 # as the video pre-trained model, its tiny CLIP (64x64, patch 8 -> 8x8 grid, width 64) as the VLM, the offline
 # oracle LLM for the description bank. Class names and annotation lists are set by the protocol; the defaults
 # let `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
-_base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py",
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/models/vlc.py", "../../_base_/datasets/synthetic_video.py",
           "../../_base_/schedules/tiny_cpu.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 16
 img_size = 64
@@ -11,35 +12,21 @@ clip_arch = "vlbench-tiny-vit"
 clip_weights = "synthetic:tiny-clip"
 
 model = dict(
-    type="VLCRecognizer",
     backbone=dict(type="VLCVideoEncoder", arch="tiny", num_frames=num_frames, img_size=img_size, patch_size=16,
                   tubelet_size=2, embed_dims=96, depth=4, num_heads=4, mlp_ratio=2.0,
                   video_weights="synthetic:tiny-video"),
     cls_head=dict(
-        type="VLCHead",
         num_classes=8,
         in_channels=96,
         class_names=dict(dataset="syn_k400"),
         text=dict(source="auto", datasets=["syn_k400", "syn_k600", "syn_ucf", "syn_hmdb"], provider="offline",
                   provider_options={}, artefact_tag=None, need_options={}, num_descriptions=None,
                   long_description=True, name_template="{}"),
-        num_positives=1,
-        num_negatives_scale=1.0,
         num_negatives=16,  # the tiny banks: 5-8 classes x 6 texts (syn_hmdb: at most 18 negatives)
-        temperature=0.07,
-        zs_reduce="max",
-        test_scoring="auto",
-        dropout_ratio=0.0,
-        eager_bank=True,
-        average_clips="prob",
     ),
     clip=dict(clip_arch=clip_arch, clip_weights=clip_weights),
-    losses=dict(ce=True, text=True, image=True),
-    alpha=10.0,
     gate=dict(type="self_attention", num_heads=1, mlp_ratio=4.0, thr1=0.5, thr2=0.2, mask_norm="all", sigma=5.0,
               keyword_text="naclip"),  # cross-attention keywords: NACLIP's 80-template average; "bare": the word alone
-    teacher_image_size=None,
-    teacher_cache=False,
     # The tiny video ViT was pre-trained on pixels / 255 (no mean subtraction).
     data_preprocessor=dict(type="ActionDataPreprocessor", mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0],
                            format_shape="NCTHW"),
@@ -47,30 +34,13 @@ model = dict(
 
 meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename", "frame_inds", "crop_bbox", "clip_len")
 # No horizontal flip: the synthetic world has left/right motion classes that a flip would swap.
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="RandomResizedCrop", area_range=(0.7, 1.0)),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+train_pipeline = pipelines.train(num_frames, img_size, pipelines.random_resized_crop((0.7, 1.0)), short_side=img_size,
+                                 flip=None, meta_keys=meta_keys)
+test_pipeline = pipelines.test(num_frames, img_size, meta_keys=meta_keys)
 val_pipeline = test_pipeline
 
 # Loaders: methods/_base_/datasets/synthetic_video.py, with this config's pipelines.
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader, test_dataloader = pipelines.point_loaders(train_pipeline, test_pipeline)
 
 # Table 7's recipe (AdamW, weight decay 0.05, warm-up then cosine), scaled to the tiny world: more epochs
 # per video, a larger learning rate for the from-scratch heads.
@@ -82,9 +52,5 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={"backbone": dict(lr_mult=0.5)}),
     clip_grad=dict(max_norm=5.0),
 )
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=0.1, eta_min=1e-6)
 

@@ -2,6 +2,7 @@
 # (../shared/papers/vlc_vision_language_collaboration.txt, section 4 and Table 7). The 8-frame UCF-101 config with
 # 16 frames, the Kinetics-400 classes and text bank, and the Kinetics-400 schedule.
 _base_ = ["./vlc_umt-b16_8x224_ucf101.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 16
 model = dict(
@@ -14,19 +15,11 @@ model = dict(
     ),
 )
 
-# A list replaces the base's list whole: the base's pipelines, with this clip length in the sampling step.
-train_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.train_pipeline]
-test_pipeline = [dict(step, clip_len=num_frames) if "clip_len" in step else step for step in _base_.test_pipeline]
+train_pipeline, test_pipeline, train_dataloader, test_dataloader = pipelines.frame_variant(_base_, num_frames)
 val_pipeline = test_pipeline
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 # Kinetics-400 schedule of section 4: AdamW, lr 1.5e-4, weight decay 0.05, 40 epochs with 5 of warm-up (7 GPUs).
 max_epochs = 40
 warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(type="LinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=1e-3, eta_min=1e-6)

@@ -4,7 +4,8 @@
 # under `weights:` in the user config (nothing is downloaded); the description bank comes from
 # `bench text build --method vlc --dataset <dataset>` (section 3.3.1). Class names and lists are set by the protocol.
 # The shared base of the real sizes: the other vlc_*-b16 configs inherit this file and state what differs.
-_base_ = ["../../_base_/default_runtime.py"]
+_base_ = ["../../_base_/default_runtime.py", "../../_base_/models/vlc.py"]
+from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
 
 num_frames = 8
 img_size = 224
@@ -12,7 +13,6 @@ clip_arch = "ViT-L-14"
 clip_weights = "openai-vit-l-14"  # tag or path of OpenAI's CLIP-400M ViT-L/14 (ViT-L-14.pt)
 
 model = dict(
-    type="VLCRecognizer",
     backbone=dict(type="VLCVideoEncoder", arch="vit", num_frames=num_frames, img_size=img_size, patch_size=16,
                   tubelet_size=1, embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
                   video_weights="umt-b16-ptk710-f8-res224",  # UMT's K710 pre-training file (b16_ptk710_f8_res224)
@@ -20,29 +20,16 @@ model = dict(
                   # a fine-tuned file's classifier. The record lists what was dropped; anything else must fit.
                   weights_ignore=("clip_decoder.*", "decoder.*", "encoder_to_decoder.*", "mask_token", "head.*")),
     cls_head=dict(
-        type="VLCHead",
         num_classes=101,
         in_channels=768,
         class_names="ucf101.csv",
         text=dict(source="auto", datasets=["ucf101", "k400", "k600", "ucf101", "hmdb51"], provider="offline",
                   provider_options={}, artefact_tag=None, need_options={}, num_descriptions=None,
                   long_description=True, name_template="{}"),
-        num_positives=1,
         num_negatives=1200,  # section 4: 3500 negatives on K400, 1200 on UCF-101
-        num_negatives_scale=1.0,
-        temperature=0.07,
-        zs_reduce="max",
-        test_scoring="auto",
-        dropout_ratio=0.0,
-        eager_bank=True,
-        average_clips="prob",
     ),
     clip=dict(clip_arch=clip_arch, clip_weights=clip_weights),
-    losses=dict(ce=True, text=True, image=True),
-    alpha=10.0,
     gate=dict(type="self_attention", num_heads=1, mlp_ratio=4.0, thr1=0.5, thr2=0.2, mask_norm="all", sigma=5.0),
-    teacher_image_size=None,
-    teacher_cache=False,
     data_preprocessor=dict(type="ActionDataPreprocessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            format_shape="NCTHW"),
 )
@@ -52,30 +39,14 @@ meta_keys = ("img_shape", "img_key", "video_id", "timestamp", "filename", "frame
 # ops on every frame), random resized crop (area 0.08-1, ratio 3/4-4/3) + flip, random erasing p 0.25 with per-pixel
 # normal noise (UMT's pixel mode) in one box for all frames. Steps 0-2 must stay DecordInit, sampler, DecordDecode
 # (the repeated-augmentation dataset decodes once and runs the rest twice).
-train_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1),
-    dict(type="DecordDecode"),
-    dict(type="ClipRandAugment", config_str="rand-m7-n4-mstd0.5-inc1", translate_const=int(img_size * 0.45),
-         interpolation="bicubic"),
-    dict(type="Resize", scale=(-1, 256)),
-    dict(type="RandomResizedCrop"),
-    dict(type="Resize", scale=(img_size, img_size), keep_ratio=False),
-    dict(type="Flip", flip_ratio=0.5),
-    dict(type="RandomErasing", erase_prob=0.25, mode="rand", fill_color=[123.675, 116.28, 103.53],
-         fill_std=[58.395, 57.12, 57.375]),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type="DecordInit", io_backend="disk"),
-    dict(type="UniformSample", clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type="DecordDecode"),
-    dict(type="Resize", scale=(-1, img_size)),
-    dict(type="CenterCrop", crop_size=img_size),
-    dict(type="FormatShape", input_format="NCTHW"),
-    dict(type="PackActionInputs", meta_keys=meta_keys),
-]
+train_pipeline = pipelines.train(
+    num_frames, img_size, pipelines.random_resized_crop(),
+    before=[dict(type="ClipRandAugment", config_str="rand-m7-n4-mstd0.5-inc1", translate_const=int(img_size * 0.45),
+                 interpolation="bicubic")],
+    after=[dict(type="RandomErasing", erase_prob=0.25, mode="rand", fill_color=[123.675, 116.28, 103.53],
+                fill_std=[58.395, 57.12, 57.375])],
+    meta_keys=meta_keys)
+test_pipeline = pipelines.test(num_frames, img_size, meta_keys=meta_keys)
 val_pipeline = test_pipeline
 # Protocol defaults (vlc's paper is silent on few-shot; its zero-shot follows X-CLIP): X-CLIP's few-shot (the K-shot
 # list itself, 50 epochs); test frames as UMT's MMAction2 config samples them (UniformSample test mode).
@@ -84,22 +55,12 @@ protocol_defaults = dict(fewshot=dict(repeat="none", epochs=50), views=dict(samp
 dataset_type = "CheckedVideoDataset"
 # UMT's repeated augmentation (--num_sample 2): each video is decoded once and gives two augmented clips, so a batch
 # of 8 videos holds 16 clips.
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    collate_fn=dict(type="repeat_pseudo_collate"),
-    dataset=dict(type="CheckedRepeatAugDataset", num_repeats=2, sample_once=True, ann_file="",
-                 data_prefix=dict(video=""), pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    dataset=dict(type=dataset_type, ann_file="", data_prefix=dict(video=""), pipeline=test_pipeline, test_mode=True),
-)
+train_dataloader = pipelines.loader(train_pipeline, batch_size=8, num_workers=8, shuffle=True,
+                                    dataset_type="CheckedRepeatAugDataset",
+                                    dataset_fields=dict(num_repeats=2, sample_once=True),
+                                    collate_fn=dict(type="repeat_pseudo_collate"))
+test_dataloader = pipelines.loader(test_pipeline, batch_size=4, num_workers=8, shuffle=False, test_mode=True,
+                                   dataset_type=dataset_type)
 
 # UCF-101 schedule: Table 7 was lost in extraction; UMT's recipe scaled to the small dataset (README: choices): AdamW, lr 1.5e-4, weight decay 0.05, 30 epochs with 3 of warm-up.
 max_epochs = 30
@@ -113,11 +74,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(layer_decay=0.75, num_layers=12),
     clip_grad=None,  # UMT (run_class_finetuning.py, --clip_grad None) does not clip
 )
-param_scheduler = [
-    dict(type="LinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
+param_scheduler = schedules.warmup_cosine(max_epochs, warmup_epochs, start_factor=1e-3, eta_min=1e-6)
 auto_scale_lr = dict(enable=False, base_batch_size=56)
 
 # Only what differs from the runtime base (MMEngine merges the rest).
