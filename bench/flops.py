@@ -1,7 +1,8 @@
 """FLOPs of a recognizer's inference view, from a config or a built model; the linear-only convention.
 
 The op-level counting (fvcore plus the ops it misses, the conventions, ``count_flops`` and
-``FlopsReport``) is in ``bench.flops_ops``; its names are importable from here as before.
+``FlopsReport``) is in ``bench.flops_ops``, its shape-only trace in ``bench.flops_shapes``; the names of
+``bench.flops_ops`` are importable from here as before.
 """
 
 from __future__ import annotations

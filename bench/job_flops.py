@@ -101,10 +101,10 @@ def code_hash() -> str:
 
     repo = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(f"{torch.__version__}|{mmaction.__version__}|{getattr(fvcore, '__version__', '')}".encode())
-    # everything a count depends on: the models, the counting (both halves of the split flops module) and the
+    # everything a count depends on: the models, the counting (the three parts of the split flops module) and the
     # views and pipeline steps that give the traced input its shape
     files = [*sorted((repo / "methods").rglob("*.py")),
-             *(repo / "bench" / f for f in ("flops.py", "flops_ops.py", "views.py")),
+             *(repo / "bench" / f for f in ("flops.py", "flops_ops.py", "flops_shapes.py", "views.py")),
              *sorted((repo / "bench" / "models").glob("*.py"))]
     for f in files:
         h.update(str(f.relative_to(repo)).encode())

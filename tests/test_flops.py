@@ -176,10 +176,10 @@ def test_shape_only_trace_gives_the_same_count_as_real_arithmetic(method, min_nu
 
     from mmaction.registry import MODELS
 
-    import bench.flops_ops
+    import bench.flops_shapes
 
     if min_numel is not None:
-        monkeypatch.setattr(bench.flops_ops._ShapesOnly, "min_numel", min_numel)
+        monkeypatch.setattr(bench.flops_shapes._ShapesOnly, "min_numel", min_numel)
     caplog.set_level(logging.WARNING, logger="bench.flops_ops")  # where a fallback to real arithmetic is logged
     from mmaction.utils import register_all_modules
 
