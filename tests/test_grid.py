@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,26 @@ def test_bench_status_sees_the_cells_run_with_set(tmp_path, capsys):
     g = grid.with_command_line(grid.load(p), {"train_cfg.max_epochs": 2})
     main(["status", str(p), "--set", "train_cfg.max_epochs=2", "--results", str(tmp_path / "r")])
     assert g.specs[0].run_id in capsys.readouterr().out
+
+
+def _default_profile_grids():
+    import yaml
+
+    out = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "ablations").glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        profiles = dict(raw.get("profiles") or {})
+        if "include" in raw and "default" not in profiles:  # inherited from the included grid
+            profiles["default"] = {}
+        if profiles.get("default", None) is not None:
+            out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("path", _default_profile_grids(), ids=lambda p: p.stem)
+def test_every_grid_default_profile_passes_the_checks_made_before_submission(path):
+    # What `bench validate` checks (splits, class lists, weights, overrides) for every grid the synthetic world
+    # offers: ftp's K600 transfer grids once had a default profile on syn_k600, which has no training split, and
+    # failed only when run; a grid without a runnable default profile writes `default: null`.
+    g = grid.load(path, "default")
+    job.validate_cells(g.specs, what=f"grid {path.name}")
