@@ -1,10 +1,10 @@
 """Pipeline builders that the method configs call: the steps every video pipeline of this project shares.
 
-A config imports what it needs after its ``_base_`` line (MMEngine reads a config with ``_base_`` as an
-ordinary Python config, and drops imported functions from the resolved dict, so only the lists they build
-remain). A base file cannot serve here: its lists are evaluated before the inheriting config's ``num_frames``,
-``img_size`` or ``meta_keys`` exist. The steps are MMAction2's transforms (and this project's
-``UniformSample``, ``RandomGrayscaleClip``, ``ClipRandAugment``, ``MemoizedClip``); the builders only write
+A config imports what it needs after its ``_base_`` line (hence ``# noqa: E402``: MMEngine reads a config that
+starts with ``_base_`` as an ordinary Python config, and drops imported functions from the resolved dict, so
+only the lists they build remain). A base file cannot serve here: its lists are evaluated before the
+inheriting config's ``num_frames``, ``img_size`` or ``meta_keys`` exist. The steps are MMAction2's transforms
+(and this project's ``UniformSample``, ``RandomGrayscaleClip``, ``ClipRandAugment``, ``MemoizedClip``); the builders only write
 their dicts, in the order MMAction2's own configs list them: decode, spatial steps, ``FormatShape``, pack.
 """
 
@@ -18,7 +18,8 @@ VIDEO_META_KEYS = ("img_shape", "img_key", "video_id", "timestamp", "filename")
 
 
 def decode(clip_len: int, test_mode: bool = False, sampler: Mapping[str, Any] | None = None) -> list[dict]:
-    """DecordInit, one clip of ``clip_len`` frames (``UniformSample`` unless ``sampler`` names another), DecordDecode."""
+    """DecordInit, one clip of ``clip_len`` frames (``UniformSample`` unless ``sampler`` names another),
+    DecordDecode."""
     sample = dict(sampler or {"type": "UniformSample"})
     sample.update(clip_len=clip_len)
     if "num_clips" not in sample:

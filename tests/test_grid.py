@@ -61,7 +61,8 @@ def test_include_merges_shared_base(tmp_path):
 def test_a_profile_removed_by_null_is_refused_as_removed_and_not_offered(tmp_path):
     # an including grid removes a profile with `name: null` (the SSV2 grids drop the synthetic default): the refusal
     # says so and offers only the profiles that remain, not the removed one
-    write(tmp_path, BASE.replace("launcher: {profile: local}}", "launcher: {profile: local}}\n  paper: {size: tiny, dataset: syn_k400}"),
+    paper = "launcher: {profile: local}}\n  paper: {size: tiny, dataset: syn_k400}"
+    write(tmp_path, BASE.replace("launcher: {profile: local}}", paper),
           "shared.yaml")
     p = write(tmp_path, "include: shared.yaml\nname: child\nprofiles: {default: null}\ncases: {x: {}}\n")
     with pytest.raises((ConfigError, ValidationError)) as err:

@@ -6,7 +6,7 @@
 # them (`train_dataloader = dict(dataset=dict(pipeline=train_pipeline))`; MMEngine merges dicts key by key and
 # replaces lists whole). The annotation lists are set by the protocols.
 _base_ = []  # none; an empty list keeps MMEngine reading this file as a plain (not lazy-import) config
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 64

@@ -4,7 +4,7 @@
 # share: each sets `model = dict(type=..., backbone=...)` and MMEngine merges the model dict key by key. A real-size
 # config that inherits them sets clip_arch / clip_weights / templates and the head's fields it changes.
 _base_ = []  # none; an empty list keeps MMEngine reading this file as a plain (not lazy-import) config
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 clip_arch = "vlbench-tiny-vit"
 clip_weights = "synthetic:tiny-clip"  # a local file path or a tag; None = random init (logged)

@@ -3,7 +3,7 @@
 # file in the user config (nothing is downloaded). Corpus: `bench text build --method alt --dataset k400`.
 # The shared base of the real sizes: alt_vit-b16_{16,32}x224 change the frames, alt_vit-l14_* the encoder.
 _base_ = ["./alt_tiny.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 224

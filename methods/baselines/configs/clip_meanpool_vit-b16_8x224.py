@@ -2,7 +2,7 @@
 # Weights: a local OpenAI/open_clip ViT-B-16 checkpoint, given as a path or the tag
 # `openai-vit-b-16` mapped to a file in the user config (nothing is downloaded).
 _base_ = ["./clip_meanpool_tiny.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 224

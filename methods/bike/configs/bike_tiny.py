@@ -9,7 +9,7 @@
 # methods/bike/README.md ("Public code vs paper").
 # Class names and annotation lists are set by the protocol; the defaults let init_recognizer work alone.
 _base_ = ["../../_base_/default_runtime.py", "../../_base_/datasets/synthetic_video.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 64

@@ -8,7 +8,7 @@
 # Schedule (Table A.1): batch 256 = 8 GPUs x 32, AdamW lr 5e-5 (CLIP layers 5e-6), wd 0.2, 5 warm-up epochs,
 # cosine, 30 epochs; RandomSizedCrop, flip 0.5, grayscale 0.2.
 _base_ = ["./bike_tiny.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 224

@@ -3,7 +3,7 @@
 # model.cls_head.attributes.enabled=True to fuse it with lambda = 0.8 (appendix A.2).
 # Everything but the CLIP and the input size comes from the ViT-L/14 config (20-epoch Table A.1 schedule).
 _base_ = ["./bike_vit-l14_8x224_k400.py"]
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 img_size = 336
 clip_arch = "ViT-L-14-336"

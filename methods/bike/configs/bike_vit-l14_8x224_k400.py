@@ -5,7 +5,7 @@
 # Schedule (Table A.1): as the ViT-B/16 config but 20 epochs (5 warm-up, cosine).
 # Everything else (teacher, lexicons, attribute encoder, pipelines, optimizer) comes from the ViT-B/16 config.
 _base_ = ["./bike_vit-b16_8x224_k400.py"]
-from methods import schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 clip_arch = "ViT-L-14"
 clip_weights = "openai-vit-l-14"

@@ -4,7 +4,7 @@
 # VLM: GPT-4 through an OpenAI-compatible endpoint (key from the environment); text encoder: CLIP ViT-B/16.
 # Schedule: stage 1 = 40 epochs (appendix A.2; Table A2 says 800), stage 2 = 40 epochs (section 4.1, Table A3).
 _base_ = ["./ftp_tiny.py"]
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 224

@@ -1,7 +1,7 @@
 # FTP-UniFormerV2-L/14, 32x224x224 (ftp paper Table 1: 18.4 TFLOPs over 2x3 views, 402 M parameters).
 # Encoder: MMAction2's UniFormerV2-L/14 (CLIP-400M + K710), frozen; text encoder: CLIP ViT-L/14.
 _base_ = ["./ftp_uniformerv2-b16_8x224.py"]
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 32
 img_size = 224

@@ -1,6 +1,6 @@
 # FTP-UniFormerV2-L/14, 64x336x336 (ftp paper Table 1: 78.7 TFLOPs over 2x3 views, 402 M parameters).
 _base_ = ["./ftp_uniformerv2-l14_32x224.py"]
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 64
 img_size = 336

@@ -4,7 +4,7 @@
 # let `mmaction.apis.init_recognizer(config)` work on its own (the synthetic K400-like classes).
 _base_ = ["../../_base_/default_runtime.py", "../../_base_/models/vlc.py", "../../_base_/datasets/synthetic_video.py",
           "../../_base_/schedules/tiny_cpu.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 16
 img_size = 64

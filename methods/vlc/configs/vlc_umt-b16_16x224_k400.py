@@ -2,7 +2,7 @@
 # (../shared/papers/vlc_vision_language_collaboration.txt, section 4 and Table 7). The 8-frame UCF-101 config with
 # 16 frames, the Kinetics-400 classes and text bank, and the Kinetics-400 schedule.
 _base_ = ["./vlc_umt-b16_8x224_ucf101.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 16
 model = dict(

@@ -2,7 +2,7 @@
 # (../shared/papers/vlc_vision_language_collaboration.txt, section 4 and Table 7). The 16-frame Kinetics-400 config
 # with 32 frames and half the batch per GPU (4 x 7 GPUs).
 _base_ = ["./vlc_umt-b16_16x224_k400.py"]
-from methods import pipelines  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 32
 model = dict(backbone=dict(num_frames=num_frames))

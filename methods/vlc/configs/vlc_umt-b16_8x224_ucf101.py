@@ -5,7 +5,7 @@
 # `bench text build --method vlc --dataset <dataset>` (section 3.3.1). Class names and lists are set by the protocol.
 # The shared base of the real sizes: the other vlc_*-b16 configs inherit this file and state what differs.
 _base_ = ["../../_base_/default_runtime.py", "../../_base_/models/vlc.py"]
-from methods import pipelines, schedules  # after _base_: a leading import makes MMEngine read a lazy-import config
+from methods import pipelines, schedules  # noqa: E402 (after _base_: methods/pipelines.py)
 
 num_frames = 8
 img_size = 224
