@@ -5,7 +5,8 @@ starts with ``_base_`` as an ordinary Python config, and drops imported function
 only the lists they build remain). A base file cannot serve here: its lists are evaluated before the
 inheriting config's ``num_frames``, ``img_size`` or ``meta_keys`` exist. The steps are MMAction2's transforms
 (and this project's ``UniformSample``, ``RandomGrayscaleClip``, ``ClipRandAugment``, ``MemoizedClip``);
-the builders only write their dicts, in the order MMAction2's own configs list them: decode, spatial steps, ``FormatShape``, pack.
+the builders only write their dicts, in the order MMAction2's own configs list them: decode, spatial steps,
+``FormatShape``, pack.
 """
 
 from __future__ import annotations
