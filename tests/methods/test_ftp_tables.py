@@ -11,7 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 NEW_SPECS = ("ftp_ssv2", "ftp_ucf_hmdb", "ftp_ava", "ftp_k600", "ftp_prompts", "ftp_vlm", "ftp_encoders")
 TRANSFER = {"ftp_prompts": ("k600", "ssv2", "ucf101", "hmdb51"), "ftp_vlm": ("k600", "ssv2", "ucf101", "hmdb51"),
             "ftp_encoders": ("k600", "ssv2")}
-SYN = {"k600": "syn_k600", "ucf101": "syn_ucf", "hmdb51": "syn_hmdb"}
+# syn_k600 is the zero-shot set of novel classes (no training split): the K600 transfer grids, like SSV2, have no
+# default profile
+SYN = {"ucf101": "syn_ucf", "hmdb51": "syn_hmdb"}
 
 
 def _published(source, **where):
@@ -57,7 +59,7 @@ def test_grids_expand_and_name_the_papers_rows():
             assert [s.case for s in paper] == [s.case for s in ref] and {s.dataset for s in paper} == {ds}
             if ds in SYN:
                 assert {s.dataset for s in cells(f"{base}_{ds}", "default")} == {SYN[ds]}
-            else:  # no SSV2-like synthetic set: the default profile is refused, naming the profiles
+            else:  # no synthetic set to train stage 2 on: the default profile is refused, naming the profiles
                 _, problems = expand(read_grid(REPO / "ablations" / f"{base}_{ds}.yaml"), "default", ds)
                 assert any("no profile 'default'" in p for p in problems), problems
 
