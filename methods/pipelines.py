@@ -42,7 +42,7 @@ def test_steps(crop: int, short_side: int | None = None) -> list[dict]:
 
 
 def test(clip_len: int, crop: int, short_side: int | None = None, meta_keys: Iterable[str] | None = None,
-                  sampler: Mapping[str, Any] | None = None) -> list[dict]:
+         sampler: Mapping[str, Any] | None = None) -> list[dict]:
     """The single-view test pipeline: decode in test mode, resize the short side, centre crop, pack."""
     return [*decode(clip_len, True, sampler), *test_steps(crop, short_side), pack(meta_keys)]
 
@@ -54,8 +54,8 @@ def multiscale_crop(size: int) -> dict:
 
 
 def train(clip_len: int, size: int, crop: Mapping[str, Any], short_side: int = 256,
-                   flip: float | None = 0.5, before: Iterable[Mapping] = (), after: Iterable[Mapping] = (),
-                   meta_keys: Iterable[str] | None = None, sampler: Mapping[str, Any] | None = None) -> list[dict]:
+          flip: float | None = 0.5, before: Iterable[Mapping] = (), after: Iterable[Mapping] = (),
+          meta_keys: Iterable[str] | None = None, sampler: Mapping[str, Any] | None = None) -> list[dict]:
     """The training pipeline: decode, ``before`` (clip-level steps on the decoded frames), short side to
     ``short_side``, ``crop``, resize to ``size`` x ``size``, a horizontal flip with probability ``flip``
     (None: none), ``after`` (steps on the final frames), NCTHW, pack."""
@@ -78,9 +78,9 @@ def frame_variant(base: Mapping[str, Any], clip_len: int) -> tuple[list, list, d
 
     In a config: ``train_pipeline, test_pipeline, train_dataloader, test_dataloader = frame_variant(_base_, N)``.
     """
-    train = with_clip_len(base["train_pipeline"], clip_len)
-    test = with_clip_len(base["test_pipeline"], clip_len)
-    return (train, test, *point_loaders(train, test))
+    train_steps = with_clip_len(base["train_pipeline"], clip_len)
+    test_list = with_clip_len(base["test_pipeline"], clip_len)
+    return (train_steps, test_list, *point_loaders(train_steps, test_list))
 
 
 def point_loaders(train: list, test: list) -> tuple[dict, dict]:
