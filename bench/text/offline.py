@@ -112,7 +112,7 @@ def load_answer_file(path: Path) -> dict[tuple[str | None, str, str], str]:
 
 
 def _oracle_label() -> str:
-    """The registered oracles' settings, e.g. the synthetic world's ``oracle(noise=0,omission=0,seed=0)``."""
+    """The registered oracles' settings, e.g. the synthetic world's ``oracle(world=3,noise=0,omission=0,seed=0)``."""
     _load_oracle_plugins()
     return "+".join(sorted({label() for label in ORACLE_LABELS.values()}))
 

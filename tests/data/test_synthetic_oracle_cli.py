@@ -26,6 +26,44 @@ def test_ftp_answers_carry_different_information() -> None:
     assert len(c.split()) >= 4 and c not in (a, b, d)
 
 
+def test_ftp_answers_say_only_what_the_keyframes_show() -> None:
+    """The oracle looks: a factor is said only when one of the K keyframes shows it (module docstring).
+
+    Expected values by hand: keyframes at the centres of K equal intervals of the 16 frames (ftp, section 3),
+    int((i + 0.5) * 16 / K): K = 1 -> [8]; K = 2 -> [4, 12]; K = 5 -> [1, 4, 8, 11, 14]. A one-way motion needs
+    two keyframes with the actor in view, a repeating one (bounce, zigzag, orbit) three."""
+    import numpy as np
+
+    from bench.data.synthetic.oracle import keyframes_shown
+
+    info = get_dataset("syn_k400")
+    oracle = oracle_for("syn_k400")
+    rows = _rows(info)
+    assert all(r["num_frames"] == 16 for r in rows)
+    whole = [r for r in rows if not r["brief"]]
+    one_way = next(r for r in whole if r["motion"] in ("slide left", "slide right", "rise", "fall", "grow", "shrink"))
+    v = one_way["video"]
+    actor = f"{one_way['colour']} {one_way['shape']}"
+    gerund = one_way["class"].split(actor + " ", 1)[1].split(" ")[0]  # the class name's gerund ("sliding", ...)
+    assert oracle.answer("ftp/A", v, keyframes=5) == one_way["class"]
+    assert oracle.answer("ftp/A", v, keyframes=1).startswith(f"a {actor} on a ")  # no motion in one frame
+    assert gerund not in oracle.answer("ftp/A", v, keyframes=1) and gerund not in oracle.answer("ftp/B", v, keyframes=1)
+    assert f"movement: {gerund}" in oracle.answer("ftp/B", v, keyframes=2)
+    assert "first" in oracle.answer("ftp/C", v, keyframes=5) and "first" not in oracle.answer("ftp/C", v, keyframes=1)
+    assert oracle.answer("ftp/D", v, keyframes=1) == oracle.answer("ftp/D", v, keyframes=5)  # the scene: in every frame
+    repeating = [r for r in whole if r["motion"] in ("bounce", "zigzag", "orbit")]
+    for r in repeating:
+        assert "movement:" not in oracle.answer("ftp/B", r["video"], keyframes=2)
+        assert "movement:" in oracle.answer("ftp/B", r["video"], keyframes=3)
+    brief = [r for r in rows if r["brief"]]
+    assert brief, "the tiny syn_k400 has no brief clip"
+    for r in brief:
+        seen_at_1 = 8 in r["visible_frames"]
+        assert (r["shape"] in oracle.answer("ftp/B", r["video"], keyframes=1)) == seen_at_1, r
+    # K from the request's image: K square keyframes side by side
+    assert keyframes_shown((np.zeros((64, 320, 3), np.uint8),)) == 5 and keyframes_shown(()) is None
+
+
 def test_vlc_alt_bike_answers_parse_with_the_text_parsers() -> None:
     from bench.text.parsing import parse_keywords, parse_sentences, parse_units
 
@@ -40,7 +78,8 @@ def test_vlc_alt_bike_answers_parse_with_the_text_parsers() -> None:
     assert len(parse_sentences(oracle.answer("vlc/expand", name, f"[{name}]: {', '.join(kws)}. Please"))) >= 2
     cats = {c for _, c in parse_units(oracle.answer("alt/units", name))}
     assert {"body", "scene", "motion"} <= cats
-    assert "floor" in oracle.answer("alt/describe_sentence", "striped grey floor")
+    assert "floor" in oracle.answer("alt/describe_sentence", "striped floor with a grey rug")
+    assert "rug" in oracle.answer("alt/describe_sentence", "striped floor with a grey rug")
     assert len(oracle.attribute_lexicon()) > 50
     with pytest.raises(LookupError):
         oracle.answer("ftp/A", "videos/not_a_video.mp4")

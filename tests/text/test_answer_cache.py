@@ -129,7 +129,8 @@ def test_cache_provider_from_the_registry_wraps_its_inner_provider(tmp_path, wor
 
     view, oracle = world
     p = make_provider("cache", inner="offline", root=str(tmp_path))
-    assert isinstance(p, CachingProvider) and (p.name, p.model) == ("offline", "oracle(noise=0,omission=0,seed=0)")
+    assert isinstance(p, CachingProvider)
+    assert (p.name, p.model) == ("offline", "oracle(world=3,noise=0,omission=0,seed=0)")
     req = TextRequest("q", item="jump", prompt_id="vlc/expand", dataset=view.name)
     assert p.ask(req) == p.ask(req) and oracle.calls == 1
     assert p.provenance.to_dict()["sources"][0]["from_cache"] == 1

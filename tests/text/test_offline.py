@@ -25,7 +25,7 @@ def test_jsonl_and_json_files(tmp_path):
     assert p.ask(_req("v1.mp4", "ftp/A")) == "dribbling"
     assert p.ask(_req("v1.mp4", "ftp/A", dataset="other")) == "other ds"
     assert p.ask(_req("archery", "vlc/expand")) == "Draws a bow.\nAims."
-    assert p.model == "files+oracle(noise=0,omission=0,seed=0)"
+    assert p.model == "files+oracle(world=3,noise=0,omission=0,seed=0)"
 
 
 def test_missing_answer_names_what_was_tried(tmp_path):

@@ -23,7 +23,7 @@ def test_class_descriptions_decompose_then_expand(world):
     # 2 classes x (1 decompose + 2 expand prompts of <= 3 keywords)
     assert oracle.calls == 6 and res.stats["vlc/expand"].asked == 4
     src = art["provenance"]["sources"][0]
-    oracle = "oracle(noise=0,omission=0,seed=0)"
+    oracle = "oracle(world=3,noise=0,omission=0,seed=0)"
     assert (src["provider"], src["model"], src["answers"], len(src["keys"])) == ("offline", oracle, 6, 6)
 
 

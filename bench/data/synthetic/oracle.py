@@ -9,7 +9,16 @@ the four methods ask (see ``bench/text/prompts``):
 - bike: an attribute lexicon (every factor value as a phrase);
 - ftp (A-D) per video, each carrying different information as a VLM's answers would:
   A the class name, B the action components (actor, object, motion), C a detailed sentence
-  (including nuisance the frames show: speed, brief appearance), D the context (scene only).
+  (including nuisance the frames show: speed, brief appearance, the order of the motion's
+  sub-actions), D the context (scene only).
+
+The ftp answers look at the K keyframes the request shows (side by side in one image, so K is its
+width over its height): a factor is said only when a keyframe shows it. The actor of a brief clip
+shows in a few frames only; with no keyframe among them the answers name no actor. A motion needs
+its phases: two keyframes with the actor in view for a one-way motion, three for a repeating one
+(bounce, zigzag, orbit), else the answers name no motion and the category answer degrades to what
+the frames show ("a red square on a ..."). Without an image (another prompt) the whole clip counts
+as seen.
 
 A weaker model is simulated by ``noise`` (a factor value replaced by a wrong one) and
 ``omission`` (a part left out) rates, drawn deterministically from ``seed`` and the item, so that
@@ -42,11 +51,13 @@ FACTOR_VALUES = {"shape": list(world.SHAPES), "colour": list(world.COLOURS), "mo
 UNIT_GLOSS = {
     "shape": "a {v} is an actor's body outline, seen flat from above",
     "colour": "{v} is the colour of the moving actor's body",
-    "motion": "{gerund} is a change of the actor's position, size or angle across frames",
+    "motion": "{gerund} is a change of the actor's position, size or angle across frames, {detail}",
     "object": "a {v} is a small light-grey object standing still beside the actor's path",
     "pattern": "a {v} floor is a background texture that fills the frame",
-    "scene_colour": "{v} is the colour of the floor behind the actor",
+    "scene_colour": "a {v} rug is a small patch of colour near a corner of the floor, partly out of view",
 }
+# Keyframes with the actor in view that a motion needs before the oracle can say it (its phases).
+PHASES_NEEDED = {m: 3 if m in ("bounce", "zigzag", "orbit") else 2 for m in world.MOTIONS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +84,11 @@ class OracleConfig:
         return out
 
     def label(self) -> str:
-        """How the offline provider's model name carries these rates (part of every text cache key)."""
-        return f"oracle(noise={self.noise:g},omission={self.omission:g},seed={self.seed})"
+        """How the offline provider's model name carries these rates and the world's data format (part of every
+        text cache key, so that an answer of an older world's oracle is never read back for this one)."""
+        from bench.data.synthetic.storage import FORMAT
+
+        return f"oracle(world={FORMAT},noise={self.noise:g},omission={self.omission:g},seed={self.seed})"
 
 
 class Oracle:
@@ -129,7 +143,8 @@ class Oracle:
         f = self._factors(self._class(name)["factors"], name, "expand")
         who, verb = _actor(f), world.MOTIONS[f["motion"]][0] if f.get("motion") else "moves"
         obj = f" {world.OBJECT_PREP[f['object']]}" if f.get("object") not in (None, "none") else ""
-        sents = [f"The {who} {verb}{obj}.", f"It is seen on a {_scene(f)}."]
+        detail = f", {world.MOTION_DETAIL[f['motion']]}" if f.get("motion") else ""
+        sents = [f"The {who} {verb}{obj}{detail}.", f"It is seen on a {_scene(f)}."]
         sents += [f"The clip shows {kw} clearly while the {who} {verb}." for kw in keywords if kw]
         return " ".join(_cap(s) for s in sents)
 
@@ -148,7 +163,8 @@ class Oracle:
                  if f" {v} " in text or (k == "motion" and f" {world.MOTIONS[v][1]} " in text)]
         if not found:
             return f"{_cap(unit)} is not part of this synthetic world; no frame shows it."
-        parts = [UNIT_GLOSS[k].format(v=v, gerund=world.MOTIONS[v][1] if k == "motion" else v) for k, v in found]
+        parts = [UNIT_GLOSS[k].format(v=v, gerund=world.MOTIONS[v][1] if k == "motion" else v,
+                                      detail=world.MOTION_DETAIL[v] if k == "motion" else "") for k, v in found]
         if style == "explanations":
             return "\n".join(f"- {p}" for p in parts)
         return _cap("; ".join(parts)) + "."
@@ -158,39 +174,61 @@ class Oracle:
         """Every factor value as an attribute phrase (the world's own lexicon)."""
         phrases = [f"{c} {s}" for c in world.COLOURS for s in world.SHAPES]
         phrases += [world.MOTIONS[m][1] for m in world.MOTIONS] + [f"a {o}" for o in FACTOR_VALUES["object"]]
-        phrases += [f"{p} {b} floor" for p in world.PATTERNS for b in world.SCENE_COLOURS]
+        phrases += [world.scene(p, b) for p in world.PATTERNS for b in world.SCENE_COLOURS]
         return phrases
 
     # -- ftp ------------------------------------------------------------------------------
-    def video_answer(self, video: str, question: str) -> str:
-        """ftp's four answers for one video: A category, B components, C detail, D context."""
+    def seen(self, video: str, keyframes: int | None) -> dict[str, bool]:
+        """What ``keyframes`` keyframes of ``video`` show (None: the whole clip): the actor, its motion."""
+        from bench.text.keyframes import keyframe_indices
+
+        row = self.videos[video]
+        n = int(row.get("num_frames") or max(row["visible_frames"]) + 1)
+        shown = set(range(n)) if keyframes is None else set(keyframe_indices(n, keyframes))
+        in_view = len(shown & set(row["visible_frames"]))
+        return {"actor": in_view >= 1, "motion": in_view >= PHASES_NEEDED[row["motion"]]}
+
+    def video_answer(self, video: str, question: str, keyframes: int | None = None) -> str:
+        """ftp's four answers for one video, from what its ``keyframes`` keyframes show: A category, B components,
+        C detail, D context."""
         if video not in self.videos:
             raise LookupError(f"{video!r} is not a video of {self.root.name}")
         row = self.videos[video]
+        seen = self.seen(video, keyframes)
         f = self._factors({**row, "motion": row["motion"]}, video, f"ftp/{question}")
+        if not seen["motion"]:
+            f["motion"] = None
+        if not seen["actor"]:
+            f["colour"] = f["shape"] = None
         if question == "A":
+            if not seen["motion"]:
+                return f"a {_actor(f)} on a {_scene(f)}"
             return row["class"] if self._rng(video, "A").random() >= self.config.noise else _class_like(f)
         if question == "B":
-            parts = [f"actor: {_actor(f)}"]
+            parts = [f"actor: {_actor(f)}"] if seen["actor"] else []
             if f.get("object") not in (None, "none"):
                 parts.append(f"object: {f['object']}")
             if f.get("motion"):
                 parts.append(f"movement: {world.MOTIONS[f['motion']][1]}")
-            return "; ".join(parts)
+            return "; ".join(parts) or "nothing moves in these frames"
         if question == "C":
-            pace = "quickly" if row["speed"] > 1.1 else "slowly" if row["speed"] < 0.85 else "steadily"
             when = " It appears only for a moment." if row["brief"] else ""
-            verb = world.MOTIONS[f["motion"]][0] if f.get("motion") else "moves"
             obj = f" {world.OBJECT_PREP[f['object']]}" if f.get("object") not in (None, "none") else ""
-            return f"A {_actor(f)} {verb} {pace}{obj}.{when}"
+            if not f.get("motion"):
+                return f"A {_actor(f)} is seen{obj}.{when}"
+            verb = world.MOTIONS[f["motion"]][0]
+            return (f"A {_actor(f)} {verb} {world.speed_word(row['speed'])}{obj}, "
+                    f"{world.MOTION_DETAIL[f['motion']]}.{when}")
         if question == "D":
             return f"The background is a {_scene(f)} with {row['stripes']} texture." if f.get("pattern") == "striped" \
                 else f"The background is a {_scene(f)}."
         raise LookupError(f"unknown ftp question {question!r}; known: A, B, C, D")
 
     # -- provider hook --------------------------------------------------------------------
-    def answer(self, prompt_id: str, item: str, prompt: str = "") -> str:
-        """The answer to a ``bench.text`` request, by prompt id; LookupError when it cannot answer."""
+    def answer(self, prompt_id: str, item: str, prompt: str = "", keyframes: int | None = None) -> str:
+        """The answer to a ``bench.text`` request, by prompt id; LookupError when it cannot answer.
+
+        ``keyframes``: how many keyframes the request's image shows (ftp), None for the whole clip."""
         if prompt_id == "vlc/decompose":
             if " | " not in item:
                 return self.decompose(item)
@@ -204,7 +242,7 @@ class Oracle:
         if prompt_id.startswith("alt/describe_"):
             return self.describe_unit(item, prompt_id.removeprefix("alt/describe_"))
         if prompt_id.startswith("ftp/"):
-            return self.video_answer(item, prompt_id.removeprefix("ftp/"))
+            return self.video_answer(item, prompt_id.removeprefix("ftp/"), keyframes)
         raise LookupError(f"the synthetic oracle does not answer prompt {prompt_id!r}")
 
 
@@ -213,7 +251,7 @@ def _actor(f: dict[str, Any]) -> str:
 
 
 def _scene(f: dict[str, Any]) -> str:
-    return " ".join(x for x in (f.get("pattern"), f.get("scene_colour"), "floor") if x)
+    return world.scene(f.get("pattern"), f.get("scene_colour"))
 
 
 def _cap(s: str) -> str:
@@ -249,7 +287,16 @@ def _ask(dataset: str, config: OracleConfig, request: Any) -> str:
     """``bench.text`` oracle hook: answer a TextRequest from the ground truth of ``dataset``."""
     if not request.prompt_id or request.item is None:
         raise LookupError("the synthetic oracle needs a prompt_id and an item")
-    return oracle_for(dataset, None, config).answer(request.prompt_id, str(request.item), request.prompt)
+    return oracle_for(dataset, None, config).answer(request.prompt_id, str(request.item), request.prompt,
+                                                    keyframes_shown(request.images))
+
+
+def keyframes_shown(images: Any) -> int | None:
+    """K of a request's image of K square keyframes side by side (its width over its height); None without one."""
+    if not images:
+        return None
+    shape = np.asarray(images[0]).shape
+    return max(1, round(shape[1] / shape[0]))
 
 
 if "bench.text.offline" in sys.modules:  # imported as an oracle plugin of the text package

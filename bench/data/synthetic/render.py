@@ -2,7 +2,9 @@
 
 A clip is a class (``world.ClassSpec``) plus per-video nuisance drawn from a seeded generator:
 speed, start position, actor size, stripe orientation, noise level, camera shake and, for a
-fraction of clips, a brief appearance (the actor is visible in only a few frames). Reverse motion
+fraction of clips, a brief appearance (the actor is visible in only a few frames), and where the
+scene colour's rug lies: near a random corner, a third to a half of it outside the frame, under
+the object and the actor (which hide part of it as they pass). Reverse motion
 pairs (slide left/right, rise/fall, grow/shrink) sample their paths symmetrically, so that the
 set of frames of a clip is equally likely under both classes: only frame order tells them apart.
 """
@@ -18,6 +20,9 @@ import numpy as np
 from bench.data.synthetic.world import COLOURS, SCENE_COLOURS, ClassSpec
 
 OBJECT_COLOUR = (200, 200, 200)
+# The floor behind every benchmark clip; the scene colour is only a small rug on it (``sample_clip``).
+FLOOR_COLOUR = (150, 140, 165)
+RUG_SIZE = (0.26, 0.2)  # width, height as fractions of the frame; its centre sits near a corner, partly outside
 
 
 @dataclasses.dataclass
@@ -130,12 +135,16 @@ def sample_clip(spec: ClassSpec, rng: np.random.Generator, num_frames: int, brie
         visible[s:s + w] = True
     scene_colour = spec.scene_colour or list(SCENE_COLOURS)[int(rng.integers(len(SCENE_COLOURS)))]
     shake = float(rng.choice([0.0, 0.0, 1.0, 2.0]))
+    corner = rng.integers(0, 2, size=2)
+    inset = rng.uniform(0.02, 0.07, size=2)  # the rug's centre, this far inside the frame's edge
+    rug = [float(inset[0] if corner[0] == 0 else 1 - inset[0]), float(inset[1] if corner[1] == 0 else 1 - inset[1])]
     return {
         "actors": [ActorTrack(spec.shape, spec.colour, path["x"], path["y"], path["scale"], path["angle"], visible)],
         "object": spec.object,
         "object_pos": object_position(path),
         "pattern": spec.pattern,
         "scene_colour": scene_colour,
+        "rug": rug,
         "vertical": bool(rng.random() < 0.5),
         "noise": float(rng.uniform(0.0, 6.0)),
         "shake": rng.integers(-1, 2, size=(num_frames, 2)) * shake,
@@ -176,7 +185,13 @@ def render_frame(clip: dict[str, Any], size: int, i: int, noise_rng: np.random.G
     """Frame ``i`` (H, W, 3) uint8 of a sampled clip; ``noise_rng`` supplies the pixel noise."""
     grid = np.arange(size, dtype=np.float32) + 0.5
     ys, xs = np.meshgrid(grid + clip["shake"][i, 1], grid + clip["shake"][i, 0], indexing="ij")
-    img = background(clip["pattern"], SCENE_COLOURS[clip["scene_colour"]], xs, ys, size, clip["vertical"]).copy()
+    if clip.get("rug") is None:  # a full-frame scene colour (the AVA-like clips)
+        img = background(clip["pattern"], SCENE_COLOURS[clip["scene_colour"]], xs, ys, size, clip["vertical"]).copy()
+    else:
+        img = background(clip["pattern"], FLOOR_COLOUR, xs, ys, size, clip["vertical"]).copy()
+        on = ((np.abs(xs / size - clip["rug"][0]) <= RUG_SIZE[0] / 2)
+              & (np.abs(ys / size - clip["rug"][1]) <= RUG_SIZE[1] / 2))
+        img[on] = background("plain", SCENE_COLOURS[clip["scene_colour"]], xs[on], ys[on], size, False)
     draw_object(img, clip["object"], clip["object_pos"], xs, ys, size)
     for a in clip["actors"]:
         draw_actor(img, a, i, xs, ys, size)
@@ -200,4 +215,5 @@ def clip_meta(clip: dict[str, Any]) -> dict[str, Any]:
         "visible_frames": clip["visible_frames"], "noise": round(clip["noise"], 3),
         "shake": float(np.abs(clip["shake"]).max()), "stripes": "vertical" if clip["vertical"] else "horizontal",
         "start": [round(float(a.x[0]), 4), round(float(a.y[0]), 4)],
+        "rug": [round(v, 4) for v in clip["rug"]], "num_frames": len(clip["shake"]),
     }

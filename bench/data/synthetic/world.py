@@ -1,7 +1,8 @@
 """The factors of the synthetic world and the composition of classes from them.
 
 A class is a combination of generative factors: an actor (shape x colour) performing a motion,
-optionally with an object, on a scene (pattern x colour). Appearance (actor, object, scene) is
+optionally with an object, on a scene (a floor pattern filling the frame, and a small rug of the
+scene colour on it, partly out of the frame). Appearance (actor, object, scene) is
 visible in one frame; the motion only across frames. Class names, descriptions and keywords are
 written from the factors, so an oracle text source can describe every class exactly.
 
@@ -44,6 +45,22 @@ MOTIONS = {
     "zigzag": ("zigzags", "zigzagging"),
     "orbit": ("orbits", "orbiting"),
 }
+# How each motion unfolds, in the order of its sub-actions: what a clip-level caption and the oracle's detailed
+# answers say about it. Reverse pairs get the same words in the opposite order, so text that encodes word order
+# (and the verbs, which differ) can tell them apart.
+MOTION_DETAIL = {
+    "slide left": "first on the right, then in the middle, then on the left",
+    "slide right": "first on the left, then in the middle, then on the right",
+    "rise": "first at the bottom, then in the middle, then at the top",
+    "fall": "first at the top, then in the middle, then at the bottom",
+    "rotate": "turning round and round on the spot",
+    "grow": "first small, then medium, then large",
+    "shrink": "first large, then medium, then small",
+    "bounce": "down to the ground, then back up, again and again",
+    "zigzag": "up, then down, then up again while it goes right",
+    "orbit": "round the middle of the frame in a circle",
+}
+SPEED_WORDS = ("slowly", "steadily", "quickly")
 REVERSE = {"slide left": "slide right", "slide right": "slide left", "rise": "fall", "fall": "rise",
            "grow": "shrink", "shrink": "grow"}
 OBJECTS = ("none", "ball", "block", "pole")
@@ -76,12 +93,12 @@ class ClassSpec:
         return (self.shape, self.colour, self.object, self.pattern, self.scene_colour)
 
     def scene_phrase(self) -> str:
-        bg = f"{self.scene_colour} " if self.scene_colour else ""
-        return f"{self.pattern} {bg}floor"
+        """The scene: the floor's pattern fills the frame, its colour is a small rug (``scene()``)."""
+        return scene(self.pattern, self.scene_colour)
 
     @property
     def name(self) -> str:
-        """Short class name, e.g. ``red square sliding left past a ball on a striped grey floor``."""
+        """Short class name, e.g. ``red square sliding left past a ball on a striped floor with a grey rug``."""
         obj = f" {OBJECT_PREP[self.object]}" if self.object != "none" else ""
         return f"{self.colour} {self.shape} {MOTIONS[self.motion][1]}{obj} on a {self.scene_phrase()}"
 
@@ -92,6 +109,17 @@ class ClassSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def scene(pattern: str | None, rug: str | None) -> str:
+    """``striped floor with a grey rug``: the pattern fills the frame, the scene colour is a small rug on it."""
+    floor = " ".join(x for x in (pattern, "floor") if x)
+    return f"{floor} with a {rug} rug" if rug else floor
+
+
+def speed_word(speed: float) -> str:
+    """How a clip's speed (0.7-1.3 of the usual) is said: slowly, steadily or quickly."""
+    return SPEED_WORDS[0] if speed < 0.85 else SPEED_WORDS[2] if speed > 1.1 else SPEED_WORDS[1]
 
 
 def valid(shape: str, motion: str) -> bool:
@@ -184,9 +212,26 @@ def plan_classes(counts: dict[str, int], seed: int, fixed_scene: tuple[str, ...]
 
 
 def describe(c: ClassSpec) -> str:
-    """A detailed one-sentence description of a class, written from its factors."""
+    """A detailed description of a class, written from its factors: what it is and how its motion unfolds."""
     obj = f" {OBJECT_PREP[c.object]}" if c.object != "none" else ""
-    return f"A {c.colour} {c.shape} {MOTIONS[c.motion][0]}{obj} on a {c.scene_phrase()}."
+    return f"A {c.colour} {c.shape} {MOTIONS[c.motion][0]}{obj} on a {c.scene_phrase()}, {MOTION_DETAIL[c.motion]}."
+
+
+def motion_captions(c: ClassSpec, speed: float) -> list[str]:
+    """Clip-level captions of one clip of ``c`` (speed ``speed``): each names the motion, in the world's forms.
+
+    The forms are the ones the world's texts use: the class name, a sentence with the verb and the speed, the
+    order of the motion's sub-actions, and the movement alone (as in the oracle's component answers).
+    """
+    who, (verb, gerund) = f"{c.colour} {c.shape}", MOTIONS[c.motion]
+    obj = f" {OBJECT_PREP[c.object]}" if c.object != "none" else ""
+    return [
+        c.name,
+        f"a {who} {verb} {speed_word(speed)}{obj} on a {c.scene_phrase()}",
+        f"a {who} {gerund}, {MOTION_DETAIL[c.motion]}",
+        f"actor: {who}; movement: {gerund}",
+        f"something {gerund} {speed_word(speed)}, {MOTION_DETAIL[c.motion]}",
+    ]
 
 
 def keywords(c: ClassSpec) -> list[str]:
