@@ -133,9 +133,10 @@ def test_flops_trace_runs_no_text_encoder_and_counts_it_apart_per_prompt(calls):
     model = _build(cfg)
     rep = count_recognizer(model, (3, 4, 64, 64))
     assert calls["n"] == 1  # the one-prompt probe only
-    # open_clip text tower of the tiny CLIP: context L=32, width d=64, 2 layers, MLP 4d, projection d x 64
-    per_layer = 3 * 32 * 64 * 64 + 2 * 32 * 32 * 64 + 32 * 64 * 64 + 2 * 32 * 64 * 256
-    layer_norms = 5 * (2 * 2 + 1) * 32 * 64  # fvcore's layer_norm: 5 per element; two per block and ln_final
+    # open_clip text tower of the tiny CLIP: context L=77 (CLIP's), width d=64, 2 layers, MLP 4d, projection d x 64
+    L = 77
+    per_layer = 3 * L * 64 * 64 + 2 * L * L * 64 + L * 64 * 64 + 2 * L * 64 * 256
+    layer_norms = 5 * (2 * 2 + 1) * L * 64  # fvcore's layer_norm: 5 per element; two per block and ln_final
     one_prompt = 2 * per_layer + layer_norms + 64 * 64
     assert rep.class_text_prompts == len(NAMES) * len(TEMPLATES)
     assert rep.class_text_gflops * 1e9 == pytest.approx(one_prompt * 4)
