@@ -359,3 +359,32 @@ def test_real_configs_carry_appendix_b_recipe() -> None:
         assert cfg.model.cls_head.label_smooth_eps == 0.1
         assert list(cfg.model.cls_head.templates) == list(ensemble("actionclip"))  # X-CLIP's (Eq. 10's) templates
         assert cfg.model.backbone.logit_scale == "clip" and cfg.model.backbone.assignment == "hard"
+
+
+# -- the effect on the synthetic world ------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "measured (world, second edition; in the suite, one thread): corpus 70 / 75 / 75, learnable 75 / 75 / 75 "
+    "(first edition: 80 / 80 / 80 vs 75 / 80 / 75). Cause: the remaining errors are motion twins; the entities are "
+    "aligned to per-frame CLIP tokens, which cannot see a motion, so a motion entity is never what a frame picks "
+    "(methods/alt/README.md, 'Second edition')"))
+def test_entity_aligned_queries_beat_learnable_queries_few_shot(syn_k400, fresh_dirs) -> None:
+    """Table C3 row 1's direction: queries aligned to the corpus's entities (Eq. 4 scaled by CLIP's logit scale,
+    the alignment fix) beat random learnable queries, 2-shot tiny syn_ucf (20 test videos: one video = 5 points),
+    3 epochs, corpus expanded with the target's labels (appendix B), per seed on seeds 0-2 (not worse on any seed,
+    better on the mean)."""
+    from bench import job
+    from bench.spec import RunSpec
+
+    torch.set_num_threads(1)
+    top1: dict[str, list[float]] = {"corpus": [], "learnable": []}
+    for source in top1:
+        over = {"model.backbone.query_source": source}
+        if source == "corpus":
+            over["model.backbone.corpus.datasets"] = ["syn_k400", "syn_ucf"]
+        for seed in (0, 1, 2):
+            spec = RunSpec(method="alt", protocol="fewshot", dataset="syn_ucf", size="tiny", seed=seed,
+                           protocol_args={"shots": 2, "epochs": 3}, overrides=over)
+            top1[source].append(float(job.run(spec)["metrics"]["top1"]))
+    pairs = list(zip(top1["corpus"], top1["learnable"], strict=True))
+    assert all(c >= learn for c, learn in pairs) and sum(top1["corpus"]) > sum(top1["learnable"]), top1

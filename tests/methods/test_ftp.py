@@ -346,54 +346,106 @@ def _scene_sibling_classes(dataset) -> list[str]:
     return [n for names in by_rest.values() if len(names) > 1 for n in names]
 
 
+EFFECT_SEEDS = (0, 1, 2)
+EFFECT_CELLS = {  # name -> (prompts, overrides): Table 7's groups 1 and 17, Table C5's K = 1, D alone
+    "g1": ([], {}),
+    "g17": (["A", "B", "C", "D"], {}),
+    "g17_k1": (["A", "B", "C", "D"], {"model.keyframes": 1}),
+    "d_only": (["D"], {}),
+}
+
+
+@pytest.fixture(scope="module")
+def effect_cells(syn_k400, tmp_path_factory):
+    """The effect tests' cells on tiny syn_k400 (8 classes, 24 test videos: one video = 4.17 points), seeds 0-2,
+    stage 1 shared, from cold caches; then group 17 at seed 0 again on warm caches (fresh artefacts and records)."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("ftp_effects")
+    out: dict = {"metrics": {}, "scores": {}}
+    with pytest.MonkeyPatch.context() as mp:
+        for env, sub in (("BENCH_RESULTS", "results"), ("BENCH_WORK_DIR", "work"), ("BENCH_CACHE", "cache"),
+                         ("BENCH_ARTEFACTS", "artefacts")):
+            mp.setenv(env, str(root / sub))
+        for name, (prompts, over) in EFFECT_CELLS.items():
+            for seed in EFFECT_SEEDS:
+                record = _run_cell(prompts, seed, over)
+                out["metrics"][name, seed] = record["metrics"]
+                out["scores"][name, seed] = np.array(_predictions(record))
+        for env, sub in (("BENCH_RESULTS", "results_warm"), ("BENCH_WORK_DIR", "work_warm"),
+                         ("BENCH_ARTEFACTS", "artefacts_warm")):
+            mp.setenv(env, str(root / sub))  # stage 1 again, on the warm text and feature caches
+        prompts, over = EFFECT_CELLS["g17"]
+        out["warm"] = np.array(_predictions(_run_cell(prompts, 0, over)))
+    out["siblings"] = _scene_sibling_classes(syn_k400)
+    return out
+
+
+def _top1(cells, name) -> list[float]:
+    return [round(cells["metrics"][name, s]["top1"], 2) for s in EFFECT_SEEDS]
+
+
+def _per_class_mean(cells, name, classes) -> list[float]:
+    return [round(sum(cells["metrics"][name, s]["per_class"][c] for c in classes) / len(classes), 2)
+            for s in EFFECT_SEEDS]
+
+
+def _mean(xs) -> float:
+    return sum(xs) / len(xs)
+
+
+def _beats(better: list[float], worse: list[float]) -> bool:
+    """The per-seed comparison of the effect tests: not worse on any seed, better on the mean."""
+    return all(b >= w for b, w in zip(better, worse, strict=True)) and _mean(better) > _mean(worse)
+
+
 @pytest.mark.slow
-def test_prompt_effects_on_the_synthetic_world(syn_k400, fresh_dirs, monkeypatch):
-    """Groups 1 (no prompt) and 17 (A-D) of Table 7 on tiny syn_k400, seeds 0-2, stage 1 shared (README, "Effects").
-
-    Measured with shared stage 1 and per-letter seeded init (tiny world, 24 test videos, one video = 4.17 points):
-    group 1 79.17, 83.33, 79.17 and group 17 79.17, 83.33, 79.17 on seeds 0, 1, 2 (gaps 0, 0, 0; means 80.56): on
-    the tiny world the prompts change the scores (asserted: the two groups' predictions differ) but not the top-1
-    of any seed, and so asserted. With stage 1 per cell the same test had measured gaps 0, 0, +4.17. The
-    scene-only sibling classes are at 100 % without prompts on every seed, so "D helps on them" cannot show
-    (ceiling); asserted here so that a change of the world that makes them hard is noticed. Also checks that a
-    cold and a warm cache give the same run, stage-1 producers included (features and text embeddings computed
-    one item at a time, RNG untouched by cache misses).
-
-    The effect itself shows only on the small world (576 training / 192 test videos), which this test cannot
-    afford (seeds 1-2 alone, 8 producers and 4 cells, took about 36 minutes of wall time on the loaded 2-core
-    machine): there, with shared stage 1, group 1 scored 76.56, 76.56, 76.56 and group 17 78.12, 77.08, 78.12
-    on seeds 0-2 (paired +3, +1, +3 test videos, mean +1.22 points; methods/ftp/README.md, "Effects"). The tiny
-    world is what the suite runs.
-    """
-    monkeypatch.setenv("BENCH_CACHE", str(fresh_dirs / "cache"))  # cold caches for the first cell
-    monkeypatch.setenv("BENCH_ARTEFACTS", str(fresh_dirs / "artefacts"))
-    seeds = (0, 1, 2)
-    full = {s: _run_cell(["A", "B", "C", "D"], s) for s in seeds}
-    none = {s: _run_cell([], s) for s in seeds}
-    cold = _predictions(full[0])
-    assert not (cold == _predictions(none[0])).all(), "the processors do not reach the predictions"
-    monkeypatch.setenv("BENCH_RESULTS", str(fresh_dirs / "results_warm"))
-    monkeypatch.setenv("BENCH_WORK_DIR", str(fresh_dirs / "work_warm"))
-    monkeypatch.setenv("BENCH_ARTEFACTS", str(fresh_dirs / "artefacts_warm"))  # stage 1 again, on warm caches
-    warm = _predictions(_run_cell(["A", "B", "C", "D"], 0))  # same spec, warm caches
-    assert (warm == cold).all(), "a warm cache changed the fixed-seed run"
-
-    top1 = {name: [r[s]["metrics"]["top1"] for s in seeds] for name, r in (("none", none), ("full", full))}
-    one_video = 100.0 / full[0]["metrics"]["num_test_videos"]
-    for a, b in zip(top1["none"], top1["full"]):
-        assert abs(b - a) <= MAX_GAP_VIDEOS * one_video + 1e-6, top1
-    mean = {k: sum(v) / len(v) for k, v in top1.items()}
-    assert abs(mean["full"] - mean["none"]) <= MAX_MEAN_GAP + 1e-6, top1
-    siblings = _scene_sibling_classes(syn_k400)
-    assert siblings, "the tiny syn_k400 has no classes that differ only by scene"
-    for s in seeds:
-        pc = none[s]["metrics"]["per_class"]
-        assert all(pc[c] == 100.0 for c in siblings), ("scene siblings are no longer at ceiling: test D on them",
-                                                      {c: pc[c] for c in siblings})
+def test_prompts_reach_the_predictions_and_a_warm_cache_repeats_the_run(effect_cells):
+    """The processors change the scores, and a cold and a warm cache give the same run, stage-1 producers included
+    (features and text embeddings computed one item at a time, RNG untouched by cache misses)."""
+    cold = effect_cells["scores"]["g17", 0]
+    assert not (cold == effect_cells["scores"]["g1", 0]).all(), "the processors do not reach the predictions"
+    assert (effect_cells["warm"] == cold).all(), "a warm cache changed the fixed-seed run"
+    assert not (effect_cells["scores"]["g17_k1", 0] == cold).all(), "K does not reach the predictions"
 
 
-MAX_GAP_VIDEOS = 0  # measured per-seed gaps g17 - g1 with shared stage 1: 0, 0, 0 test videos (seeds 0, 1, 2)
-MAX_MEAN_GAP = 0.0  # measured mean gap: 0.00 (80.56 both; seeds 0-2, tiny world)
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "measured (world, second edition; tiny, seeds 0-2, in the suite): group 1 58.33 / 66.67 / 62.5, group 17 "
+    "58.33 / 54.17 / 62.5 (mean -4.2). Small world, seed 0: 63.0 vs 65.1 (+2.1, paired CI [-3.7, +8.9]). Cause: "
+    "the world's size (methods/ftp/README.md, 'Second edition'): 48 training videos train four processors"))
+def test_group_17_beats_group_1(effect_cells):
+    """Table 7's headline: all four prompts (group 17) beat no prompt (group 1) on seeds 0-2 (per-seed comparison:
+    not worse on any seed, better on the mean)."""
+    g1, g17 = _top1(effect_cells, "g1"), _top1(effect_cells, "g17")
+    assert _beats(g17, g1), {"g1": g1, "g17": g17}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "measured (second edition; tiny, seeds 0-2, in the suite): on the two classes that differ only by the rug's "
+    "colour, group 1 33.3 / 33.3 / 50.0, D alone 33.3 / 50.0 / 33.3 (equal means). The siblings are no longer at "
+    "ceiling (first edition: 100 on every seed). Cause: the frozen tiny video encoder hardly sees a rug of "
+    "about one of its 16 patches, so D's target has little in the features to recover (methods/ftp/README.md)"))
+def test_context_prompt_helps_the_scene_sibling_classes(effect_cells):
+    """D (context) alone against no prompt, on the classes that differ only by their scene (the rug's colour)."""
+    sib = effect_cells["siblings"]
+    assert sib, "the tiny syn_k400 has no classes that differ only by scene"
+    none, d = _per_class_mean(effect_cells, "g1", sib), _per_class_mean(effect_cells, "d_only", sib)
+    assert max(none) < 100.0, ("scene siblings at ceiling without prompts", none)
+    assert _beats(d, none), {"siblings": sib, "g1": none, "d_only": d}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "measured (second edition; tiny, seeds 0-2, in the suite): group 17 with K = 5 58.33 / 54.17 / 62.5 and with "
+    "K = 1 the same top-1 on every seed, though the predictions differ (asserted in "
+    "test_prompts_reach_the_predictions_and_a_warm_cache_repeats_the_run). Cause: the answers K changes (the "
+    "motion in A, B and C) concern the motion twins, which the frozen video encoder already separates or not"))
+def test_five_keyframes_beat_one(effect_cells):
+    """Table C5's direction: group 17 with K = 5 keyframes beats K = 1 (the oracle cannot see a motion in one)."""
+    k5, k1 = _top1(effect_cells, "g17"), _top1(effect_cells, "g17_k1")
+    assert _beats(k5, k1), {"K=5": k5, "K=1": k1}
 
 
 def test_timm_frame_encoder_counts_through_fvcore_once_per_frame():

@@ -312,20 +312,18 @@ def test_world_text_separates_motion_twins(syn_k400):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "measured (README: Measured): 2-shot syn_ucf top-1, tiny world, seeds 0/1/2/3: L_ce 60/60/60/80, L_ce+L_text "
-    "40/40/40/55; with k = all 26 negatives (the paper's k=1200 of ~1300 on UCF-101) 55/40/40/75; 30 epochs "
-    "60/60/60 vs 40/45/40. Small world (12 classes, 96 test videos), seeds 0/1/2: 65.6/67.7/67.7 vs 63.5/67.7/66.7; "
-    "on the 6 classes without a motion twin both arms agree on every seed but one class on one seed (+1 video for "
-    "text), the rest of the gap is on the 3 motion-twin pairs. Cause: our world. The tiny CLIP's text does not "
-    "encode motion (twin descriptions at cosine 0.96-0.99, test_world_text_encoder_is_blind_to_motion), so text "
-    "carries nothing the few labelled videos lack on appearance classes and one target for both twins; the code "
-    "follows Eqs. 9-12."))
+    "measured (world, second edition; tiny syn_ucf 2-shot, seeds 0-2, one thread): L_ce 35 / 20 / 40, L_ce + "
+    "L_text 25 / 35 / 40: the mean leans to text (+1.7, one test video in 60), the seeds disagree (-10, +15, 0). "
+    "First edition: 60 / 60 / 60 vs 40 / 40 / 40. Cause: 2 videos of 5 classes; see methods/vlc/README.md"))
 def test_text_loss_beats_ce_alone_few_shot(syn_k400, fresh_dirs):
+    """Table 3's direction in 2-shot: L_ce + L_text beats L_ce alone (tiny syn_ucf, 5 classes, 20 test videos:
+    one video = 5 points), per seed on seeds 0-2 (not worse on any seed, better on the mean)."""
     torch.set_num_threads(1)
-    seeds = (0, 1)
+    seeds = (0, 1, 2)
     ce = [_fewshot_top1(fresh_dirs, s, **{"model.losses.text": False}) for s in seeds]
     both = [_fewshot_top1(fresh_dirs, s) for s in seeds]
-    assert sum(both) / len(seeds) >= sum(ce) / len(seeds) + 5.0, (ce, both)
+    better = all(b >= c for b, c in zip(both, ce, strict=True)) and sum(both) > sum(ce)
+    assert better, {"L_ce": ce, "L_ce + L_text": both}
 
 
 def test_gate_keywords_are_embedded_as_naclip_template_averages(syn_k400):
