@@ -160,7 +160,8 @@ def train(cfg: SizeConfig, out: Path, seed: int | None = None, steps: int | None
             clip_img = F.normalize(look + MOTION_WEIGHT * F.normalize(tower(frames), dim=-1), dim=-1)
             clip_txt = F.normalize(model.encode_text(tok([c[1] for c in clips])), dim=-1)
             loss_clips = _info_nce(scale * clip_img @ clip_txt.t())
-            loss = (loss_frames + loss_clips) / 2
+            loss_look = _info_nce(scale * look @ clip_txt.t())
+            loss = (loss_frames + loss_clips + loss_look) / 3
             opt.zero_grad()
             loss.backward()
             opt.step()
