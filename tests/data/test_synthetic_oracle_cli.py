@@ -64,6 +64,21 @@ def test_ftp_answers_say_only_what_the_keyframes_show() -> None:
     assert keyframes_shown((np.zeros((64, 320, 3), np.uint8),)) == 5 and keyframes_shown(()) is None
 
 
+def test_ftp_answers_refuse_a_meta_row_without_its_frame_count(tmp_path) -> None:
+    """The keyframes need the clip's frame count; a row without it (older data) is refused, never guessed."""
+    import shutil
+
+    from bench.errors import DataError
+
+    root = get_dataset("syn_k400").video_root
+    shutil.copy(root / "class_info.json", tmp_path / "class_info.json")
+    row = _rows(get_dataset("syn_k400"))[0]
+    del row["num_frames"]
+    (tmp_path / "meta.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match="num_frames.*bench data prepare"):
+        Oracle(tmp_path).answer("ftp/B", row["video"], keyframes=5)
+
+
 def test_vlc_alt_bike_answers_parse_with_the_text_parsers() -> None:
     from bench.text.parsing import parse_keywords, parse_sentences, parse_units
 

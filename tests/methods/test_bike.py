@@ -246,9 +246,10 @@ def _rendered_clips(ds, brief: bool, per_class: int, seed: int):
     return (x - mean) / std, torch.tensor(ys)
 
 
-def _training_free_branches(syn_k400):
+@pytest.fixture(scope="module")
+def training_free_branches(syn_k400):
     """Top-1 of mean pooling, VCS, attributes alone and V+A (Eq. 4) on rendered brief and full clips, training-free
-    (no temporal layers), tiny CLIP, seed 0, 15 clips per class."""
+    (no temporal layers), tiny CLIP, seed 0, 15 clips per class; computed once for the two tests below."""
     from bench.method import load_config
 
     torch.set_num_threads(1)
@@ -277,13 +278,13 @@ def _training_free_branches(syn_k400):
 
 
 @pytest.mark.slow
-def test_vcs_beats_mean_pooling_on_brief_clips_and_attributes_alone_beat_chance(syn_k400):
+def test_vcs_beats_mean_pooling_on_brief_clips_and_attributes_alone_beat_chance(training_free_branches):
     """Training-free, tiny CLIP, seed 0, the public code's VCS and 'DP' (the defaults). Measured on the world's
     second edition: brief clips VCS 61.7 vs mean 25.0 (+36.7); full clips VCS 74.2 vs mean 74.2 (0);
     attributes alone 22.5 (brief) / 33.3 (full), chance 12.5 (first edition: VCS 84.2 vs 60.8, full 85.8 vs
     87.5, attributes 38.3 / 54.2). Asserted: a third of the brief-clip margin, full clips within 2 points,
     attributes 1.5x / 2x chance (over 120 clips, 3.3 and 6.9 binomial standard deviations above chance)."""
-    acc, chance = _training_free_branches(syn_k400)
+    acc, chance = training_free_branches
     got = str({f"{'brief' if b else 'full'} {k}": round(float(v), 1) for (b, k), v in acc.items()})
     assert acc[(True, "vcs")] - acc[(True, "mean")] >= 12.0, got
     assert acc[(False, "vcs")] >= acc[(False, "mean")] - 2.0, got
@@ -296,9 +297,9 @@ def test_vcs_beats_mean_pooling_on_brief_clips_and_attributes_alone_beat_chance(
     "55.8 vs 74.2 on full clips; attributes alone 22.5 / 33.3. Cause: the setting, not the paper's; training-free, "
     "the attribute head's two MLPs keep their random init, and the fused argmax follows the weaker branch. The "
     "paper's V+A is after training both branches (bike's Table 6 grids, methods/bike/README.md)"))
-def test_video_and_attributes_beat_video_alone(syn_k400):
+def test_video_and_attributes_beat_video_alone(training_free_branches):
     """Eq. (4)'s fusion (0.7 x video + 0.3 x attributes) beats the video branch alone, on brief and on full clips."""
-    acc, _ = _training_free_branches(syn_k400)
+    acc, _ = training_free_branches
     got = str({f"{'brief' if b else 'full'} {k}": round(float(v), 1) for (b, k), v in acc.items()})
     assert acc[(True, "v+a")] > acc[(True, "vcs")] and acc[(False, "v+a")] > acc[(False, "vcs")], got
 

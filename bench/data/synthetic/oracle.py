@@ -41,7 +41,7 @@ import numpy as np
 
 from bench import settings
 from bench.data.synthetic import world
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 
 FACTOR_VALUES = {"shape": list(world.SHAPES), "colour": list(world.COLOURS), "motion": list(world.MOTIONS),
                  "object": [o for o in world.OBJECTS if o != "none"], "pattern": list(world.PATTERNS),
@@ -142,7 +142,7 @@ class Oracle:
         """Sentences describing a class with the given keywords (vlc expand)."""
         f = self._factors(self._class(name)["factors"], name, "expand")
         who, verb = _actor(f), world.MOTIONS[f["motion"]][0] if f.get("motion") else "moves"
-        obj = f" {world.OBJECT_PREP[f['object']]}" if f.get("object") not in (None, "none") else ""
+        obj = world.object_phrase(f.get("object"))
         detail = f", {world.MOTION_DETAIL[f['motion']]}" if f.get("motion") else ""
         sents = [f"The {who} {verb}{obj}{detail}.", f"It is seen on a {_scene(f)}."]
         sents += [f"The clip shows {kw} clearly while the {who} {verb}." for kw in keywords if kw]
@@ -183,7 +183,10 @@ class Oracle:
         from bench.text.keyframes import keyframe_indices
 
         row = self.videos[video]
-        n = int(row.get("num_frames") or max(row["visible_frames"]) + 1)
+        if not row.get("num_frames"):  # guessing it from the visible frames would move every keyframe of a brief clip
+            raise DataError(f"{self.root / 'meta.jsonl'}: video {video!r} has no 'num_frames' (written since data "
+                            f"format 3); rebuild the dataset with 'bench data prepare'")
+        n = int(row["num_frames"])
         shown = set(range(n)) if keyframes is None else set(keyframe_indices(n, keyframes))
         in_view = len(shown & set(row["visible_frames"]))
         return {"actor": in_view >= 1, "motion": in_view >= PHASES_NEEDED[row["motion"]]}
@@ -213,7 +216,7 @@ class Oracle:
             return "; ".join(parts) or "nothing moves in these frames"
         if question == "C":
             when = " It appears only for a moment." if row["brief"] else ""
-            obj = f" {world.OBJECT_PREP[f['object']]}" if f.get("object") not in (None, "none") else ""
+            obj = world.object_phrase(f.get("object"))
             if not f.get("motion"):
                 return f"A {_actor(f)} is seen{obj}.{when}"
             verb = world.MOTIONS[f["motion"]][0]

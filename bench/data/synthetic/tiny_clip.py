@@ -1,7 +1,8 @@
 """A tiny CLIP trained contrastively on the world: frames with what one frame shows, clips with their motion.
 
-Two kinds of pairs are rendered on the fly, and each step takes the symmetric InfoNCE loss of CLIP
-(Radford et al. 2021, Fig. 3) on both, averaged:
+Two kinds of pairs are rendered on the fly, and each step averages three symmetric InfoNCE losses of
+CLIP (Radford et al. 2021, Fig. 3): frame pairs, clip pairs, and each clip caption against its clip's
+middle frame alone (the look, which keeps the appearance in the text beside the motion):
 
 - **frame pairs**: a random static combination (actor shape and colour, object, floor pattern, rug
   colour) in a random frame of a random motion, captioned with its static factors only (never the
@@ -14,8 +15,7 @@ Two kinds of pairs are rendered on the fly, and each step takes the symmetric In
   appearance) plus ``MOTION_WEIGHT`` times a small temporal tower's (``MotionTower``) output over
   the stacked frames and their differences (the motion), both L2-normalised. The tower first
   learns to tell the world's motions apart (``pretrain_tower``); it is a training device and is
-  not saved. A step has ``clip_batch`` frame pairs and ``clip_batch // 2``
-  clip pairs.
+  not saved. A step has ``clip_batch`` frame pairs and ``clip_batch // 2`` clip pairs.
 
 So the text encoder learns motion words and their order, and the image encoder stays a per-frame
 encoder (the methods that need one use it per frame). Static combinations used by the K600-like
@@ -116,6 +116,12 @@ def twin_motions(shape: str, rng: np.random.Generator) -> tuple[str, str]:
     return first, rest[int(rng.integers(len(rest)))]
 
 
+def stacks_to_tensor(stacks: list[np.ndarray]) -> torch.Tensor:
+    """uint8 frame stacks, each (T, H, W, 3) -> normalised float (N, T, 3, H, W)."""
+    stack = np.stack(stacks)
+    return to_tensor(stack.reshape(-1, *stack.shape[2:])).unflatten(0, stack.shape[:2])
+
+
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> normalised float (N, 3, H, W) as open_clip expects."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
@@ -154,8 +160,7 @@ def train(cfg: SizeConfig, out: Path, seed: int | None = None, steps: int | None
             clips = []
             for i in idx[:cfg.clip_batch // 4]:
                 clips += [sample_clip_pair(statics[i], m, rng, 64) for m in twin_motions(statics[i][0], rng)]
-            stack = torch.from_numpy(np.stack([c[0] for c in clips]))  # (N, T, H, W, 3)
-            frames = to_tensor(stack.flatten(0, 1).numpy()).unflatten(0, stack.shape[:2])
+            frames = stacks_to_tensor([c[0] for c in clips])
             look = F.normalize(model.encode_image(frames[:, STACK // 2]), dim=-1)  # appearance: one frame
             clip_img = F.normalize(look + MOTION_WEIGHT * F.normalize(tower(frames), dim=-1), dim=-1)
             clip_txt = F.normalize(model.encode_text(tok([c[1] for c in clips])), dim=-1)
@@ -166,14 +171,14 @@ def train(cfg: SizeConfig, out: Path, seed: int | None = None, steps: int | None
             loss.backward()
             opt.step()
             sched.step()
-            losses.append((loss_frames.item(), loss_clips.item()))
+            losses.append((loss_frames.item(), loss_clips.item(), loss_look.item()))
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), out)
     finally:
         torch.set_num_threads(threads)
     last = np.mean(losses[-20:], axis=0)
     return {"steps": steps, "batch": cfg.clip_batch, "seed": seed, "final_loss": float(last.mean()),
-            "final_loss_frames": float(last[0]), "final_loss_clips": float(last[1]),
+            "final_loss_frames": float(last[0]), "final_loss_clips": float(last[1]), "final_loss_look": float(last[2]),
             "train_seconds": round(time.time() - t0, 1), "train_statics": len(statics), **tower_stats}
 
 
@@ -194,8 +199,7 @@ def pretrain_tower(tower: MotionTower, statics: list[tuple[str, ...]], rng: np.r
             m = pair[int(rng.integers(2))]
             stacks.append(sample_clip_pair(statics[i], m, rng, 64)[0])
             labels.append(motions.index(m))
-        stack = torch.from_numpy(np.stack(stacks))
-        logits = head(tower(to_tensor(stack.flatten(0, 1).numpy()).unflatten(0, stack.shape[:2])))
+        logits = head(tower(stacks_to_tensor(stacks)))
         target = torch.tensor(labels)
         loss = F.cross_entropy(logits, target)
         opt.zero_grad()

@@ -99,7 +99,7 @@ class ClassSpec:
     @property
     def name(self) -> str:
         """Short class name, e.g. ``red square sliding left past a ball on a striped floor with a grey rug``."""
-        obj = f" {OBJECT_PREP[self.object]}" if self.object != "none" else ""
+        obj = object_phrase(self.object)
         return f"{self.colour} {self.shape} {MOTIONS[self.motion][1]}{obj} on a {self.scene_phrase()}"
 
     def static_caption(self) -> str:
@@ -109,6 +109,11 @@ class ClassSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def object_phrase(obj: str | None) -> str:
+    """`` past a ball`` (with its leading space) for an object, ``""`` for none."""
+    return f" {OBJECT_PREP[obj]}" if obj not in (None, "none") else ""
 
 
 def scene(pattern: str | None, rug: str | None) -> str:
@@ -213,8 +218,8 @@ def plan_classes(counts: dict[str, int], seed: int, fixed_scene: tuple[str, ...]
 
 def describe(c: ClassSpec) -> str:
     """A detailed description of a class, written from its factors: what it is and how its motion unfolds."""
-    obj = f" {OBJECT_PREP[c.object]}" if c.object != "none" else ""
-    return f"A {c.colour} {c.shape} {MOTIONS[c.motion][0]}{obj} on a {c.scene_phrase()}, {MOTION_DETAIL[c.motion]}."
+    return (f"A {c.colour} {c.shape} {MOTIONS[c.motion][0]}{object_phrase(c.object)} on a {c.scene_phrase()}, "
+            f"{MOTION_DETAIL[c.motion]}.")
 
 
 def motion_captions(c: ClassSpec, speed: float) -> list[str]:
@@ -223,8 +228,7 @@ def motion_captions(c: ClassSpec, speed: float) -> list[str]:
     The forms are the ones the world's texts use: the class name, a sentence with the verb and the speed, the
     order of the motion's sub-actions, and the movement alone (as in the oracle's component answers).
     """
-    who, (verb, gerund) = f"{c.colour} {c.shape}", MOTIONS[c.motion]
-    obj = f" {OBJECT_PREP[c.object]}" if c.object != "none" else ""
+    who, (verb, gerund), obj = f"{c.colour} {c.shape}", MOTIONS[c.motion], object_phrase(c.object)
     return [
         c.name,
         f"a {who} {verb} {speed_word(speed)}{obj} on a {c.scene_phrase()}",
