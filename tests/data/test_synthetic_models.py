@@ -128,3 +128,34 @@ def test_tiny_video_weights_load_into_the_backbone() -> None:
     cfg = get_size("tiny")
     model = load_pretrained(TinyVideoViT(cfg.num_frames, cfg.resolution, **BACKBONE), pretrained_weights("tiny"))
     assert model(torch.rand(1, 3, cfg.num_frames, cfg.resolution, cfg.resolution)).shape == (1, BACKBONE["embed_dim"])
+
+
+@pytest.mark.slow
+def test_prepare_with_two_jobs_builds_the_same_bytes(tmp_path, monkeypatch) -> None:
+    """``bench data prepare --jobs 2`` trains the tiny CLIP in a second process: every file's sha256 must
+    equal the one-process build of the session world (built here first, in this process, if missing)."""
+    from bench.data.synthetic import prepare, storage
+    from bench.data.synthetic.tiny_clip import tiny_clip_weights
+    from bench.data.synthetic.video_pretrain import pretrained_weights
+
+    parts = ("syn_k600", "syn_pretrain", "tiny_video", "tiny_clip")
+    serial = {"tiny_clip": tiny_clip_weights("tiny").parent, "tiny_video": pretrained_weights("tiny").parent}
+    serial.update({p: storage.part_dir("tiny", p) for p in ("syn_k600", "syn_pretrain")})
+    expected = {p: storage.load_json(serial[p] / storage.MANIFEST)["files"] for p in parts}
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    seen = []
+    results = prepare.prepare("tiny", parts, jobs=2, report=lambda r: seen.append(r.part))
+    assert seen == ["syn_k600", "syn_pretrain", "tiny_video", "tiny_clip"]  # the side part is reported last
+    assert [r.status for r in results] == ["built"] * 4
+    def untimed(root) -> dict:  # train_stats.json records how long training took, which no seed fixes
+        return {k: v for k, v in storage.load_json(root / "train_stats.json").items() if not k.endswith("seconds")}
+
+    for r in results:
+        assert str(r.path).startswith(str(tmp_path))
+        got = storage.load_json(r.path / storage.MANIFEST)["files"]
+        if r.part in serial and r.part.startswith("tiny_"):
+            assert untimed(r.path) == untimed(serial[r.part]), r.part
+            got.pop("train_stats.json"), expected[r.part].pop("train_stats.json")
+        assert got == expected[r.part], r.part
+    # built: nothing to train, no second process
+    assert [r.status for r in prepare.prepare("tiny", parts, jobs=2)] == ["verified"] * 4
