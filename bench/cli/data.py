@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prep.add_argument("--only", nargs="+", default=None, metavar="PART", help="build only these parts")
     prep.add_argument("--no-verify", action="store_true", help="do not re-hash files of parts already built")
     prep.add_argument("--jobs", type=int, default=None, metavar="N",
-                      help="processes (default: 2 where the machine has 2 cores or more, else 1); with 2 the tiny "
-                           "CLIP trains beside the other parts, with the same bytes")
+                      help="processes (default 1); with 2 the tiny CLIP trains in a second process beside the "
+                           "other parts, with the same bytes (on a 2-vCPU VM it measured no faster: docs/DECISIONS.md)")
     prep.set_defaults(func=_prepare)
     ls = sub.add_parser("ls", help="list registered datasets")
     ls.add_argument("--size", default=None, help="synthetic size whose build status to show")
@@ -49,7 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    import os
     import time
 
     from bench.data.synthetic import prepare as prep
@@ -57,7 +56,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
 
     cfg = get_size(args.size)
-    jobs = args.jobs if args.jobs is not None else min(2, len(os.sched_getaffinity(0)))
+    jobs = 1 if args.jobs is None else args.jobs
     if jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: accepted values are 1 or more")
     parts = tuple(args.only) if args.only else prep.PARTS

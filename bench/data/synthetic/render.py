@@ -12,6 +12,7 @@ set of frames of a clip is equally likely under both classes: only frame order t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -181,14 +182,31 @@ def draw_actor(img: np.ndarray, a: ActorTrack, i: int, xs: np.ndarray, ys: np.nd
     img[shape_mask(a.shape, u, v)] = COLOURS[a.colour]
 
 
+@functools.lru_cache(maxsize=4096)
+def _floor(pattern: str, colour: tuple[int, int, int], dx: float, dy: float, size: int,
+           vertical: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel coordinates shifted by the camera shake ``(dx, dy)`` and the floor there, read-only.
+
+    A pure function of its arguments, and the shake is a whole number of pixels (``sample_clip``), so the few
+    combinations a world has are computed once: training the tiny CLIP renders about a million frames.
+    """
+    grid = np.arange(size, dtype=np.float32) + 0.5
+    ys, xs = np.meshgrid(grid + dy, grid + dx, indexing="ij")
+    img = background(pattern, colour, xs, ys, size, vertical)
+    for a in (xs, ys, img):
+        a.flags.writeable = False
+    return xs, ys, img
+
+
 def render_frame(clip: dict[str, Any], size: int, i: int, noise_rng: np.random.Generator) -> np.ndarray:
     """Frame ``i`` (H, W, 3) uint8 of a sampled clip; ``noise_rng`` supplies the pixel noise."""
-    grid = np.arange(size, dtype=np.float32) + 0.5
-    ys, xs = np.meshgrid(grid + clip["shake"][i, 1], grid + clip["shake"][i, 0], indexing="ij")
-    if clip.get("rug") is None:  # a full-frame scene colour (the AVA-like clips)
-        img = background(clip["pattern"], SCENE_COLOURS[clip["scene_colour"]], xs, ys, size, clip["vertical"]).copy()
-    else:
-        img = background(clip["pattern"], FLOOR_COLOUR, xs, ys, size, clip["vertical"]).copy()
+    full = clip.get("rug") is None  # a full-frame scene colour (the AVA-like clips)
+    colour = SCENE_COLOURS[clip["scene_colour"]] if full else FLOOR_COLOUR
+    # the shake as float64 scalars, as before the cache: float32 pixel grid + float64 shake is float64 (NEP 50)
+    dx, dy = np.float64(clip["shake"][i, 0]), np.float64(clip["shake"][i, 1])
+    xs, ys, floor = _floor(clip["pattern"], tuple(colour), dx, dy, size, bool(clip["vertical"]))
+    img = floor.copy()
+    if not full:
         on = ((np.abs(xs / size - clip["rug"][0]) <= RUG_SIZE[0] / 2)
               & (np.abs(ys / size - clip["rug"][1]) <= RUG_SIZE[1] / 2))
         img[on] = background("plain", SCENE_COLOURS[clip["scene_colour"]], xs[on], ys[on], size, False)
