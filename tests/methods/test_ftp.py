@@ -447,14 +447,14 @@ def test_context_prompt_helps_the_scene_sibling_classes(effect_cells):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "measured (second edition; tiny, seeds 0-2, in the suite): group 17 with K = 5 54.17 / 54.17 / 62.5 and with "
-    "K = 1 the same top-1 on every seed, though the predictions differ (asserted in "
+    "measured (second edition; tiny, seeds 0-2, in the suite): group 17 with K = 5 54.17 / 54.17 / 62.5 and with K "
+    "= 1 the same top-1 on every seed, though the predictions differ (asserted in "
     "test_prompts_reach_the_predictions_and_a_warm_cache_repeats_the_run); on an AVX-512 + AMX Xeon K = 5 58.33 / "
-    "54.17 / 62.5 against K = 1 54.17 / 54.17 / 62.5, one video in 72, short of the margin. Small world, ftp_keyframes grid, "
-    "seeds 0-2: K = 5 82.3 mean against K = 1 83.5, -1.2 [-11.8, +9.3], p = 0.67. Cause (methods/ftp/README.md, "
-    "'Second edition'): only the motion twins can move (30 points of seed noise), the motion words K = 5 adds "
-    "state the label, and the tiny encoder sees motion weakly (1200 pre-training steps narrow the twins' gap "
-    "from 10.9 to 3.1 points)"))
+    "54.17 / 62.5 against K = 1 54.17 / 54.17 / 62.5, one video in 72, short of the margin. Small world, "
+    "ftp_keyframes grid, seeds 0-2: K = 5 82.3 mean against K = 1 83.5, -1.2 [-11.8, +9.3], p = 0.67. Cause "
+    "(methods/ftp/README.md, 'Second edition'): only the motion twins can move (30 points of seed noise), the "
+    "motion words K = 5 adds state the label, and the tiny encoder sees motion weakly (1200 pre-training steps "
+    "narrow the twins' gap from 10.9 to 3.1 points)"))
 def test_five_keyframes_beat_one(effect_cells):
     """Table C5's direction: group 17 with K = 5 keyframes beats K = 1 (the oracle cannot see a motion in one), per
     seed and by Table 7's margin (one test video per seed on the mean): a single video is below what the CPU's
