@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prep.add_argument("--size", default=None, help="tiny, small or medium (default: $BENCH_SYNTH_SIZE or small)")
     prep.add_argument("--only", nargs="+", default=None, metavar="PART", help="build only these parts")
     prep.add_argument("--no-verify", action="store_true", help="do not re-hash files of parts already built")
-    prep.add_argument("--jobs", type=int, default=None, metavar="N",
+    prep.add_argument("--jobs", type=int, default=1, metavar="N",
                       help="processes (default 1); with 2 the tiny CLIP trains in a second process beside the "
                            "other parts, with the same bytes (on a 2-vCPU VM it measured no faster: docs/DECISIONS.md)")
     prep.set_defaults(func=_prepare)
@@ -56,8 +56,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
 
     cfg = get_size(args.size)
-    jobs = 1 if args.jobs is None else args.jobs
-    if jobs < 1:
+    if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: accepted values are 1 or more")
     parts = tuple(args.only) if args.only else prep.PARTS
     unknown = [p for p in parts if p not in prep.PARTS]
@@ -66,7 +65,7 @@ def _prepare(args: argparse.Namespace) -> int:
     print(f"synthetic benchmark, size {cfg.name} (seed {cfg.seed}, {cfg.resolution}x{cfg.resolution}, "
           f"{cfg.num_frames} frames)")
     t0 = time.time()
-    prep.prepare(cfg.name, parts, verify=not args.no_verify, jobs=jobs,
+    prep.prepare(cfg.name, parts, verify=not args.no_verify, jobs=args.jobs,
                  report=lambda r: print(f"  {r.part:<13} {r.status:<9} {r.seconds:7.1f}s  {r.path}", flush=True))
     print(f"done in {time.time() - t0:.1f}s")
     return 0

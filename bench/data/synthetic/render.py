@@ -204,7 +204,7 @@ def render_frame(clip: dict[str, Any], size: int, i: int, noise_rng: np.random.G
     colour = SCENE_COLOURS[clip["scene_colour"]] if full else FLOOR_COLOUR
     # the shake as float64 scalars, as before the cache: float32 pixel grid + float64 shake is float64 (NEP 50)
     dx, dy = np.float64(clip["shake"][i, 0]), np.float64(clip["shake"][i, 1])
-    xs, ys, floor = _floor(clip["pattern"], tuple(colour), dx, dy, size, bool(clip["vertical"]))
+    xs, ys, floor = _floor(clip["pattern"], colour, dx, dy, size, clip["vertical"])
     img = floor.copy()
     if not full:
         on = ((np.abs(xs / size - clip["rug"][0]) <= RUG_SIZE[0] / 2)
