@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,33 +147,31 @@ def train(cfg: SizeConfig, out: Path, seed: int | None = None, steps: int | None
         tok = open_clip.get_tokenizer(ARCH)
         statics = training_statics(cfg)
         rng = np.random.default_rng([seed, 51])
-        tower_stats = pretrain_tower(tower, statics, rng, TOWER_STEPS)
-        opt = torch.optim.AdamW([*model.parameters(), *tower.parameters()], lr=2e-3, weight_decay=0.05)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
-        t0, losses = time.time(), []
-        model.train()
-        for _ in range(steps):
-            idx = rng.choice(len(statics), size=cfg.clip_batch, replace=False)
-            pairs = [sample_pair(statics[i], rng, 64) for i in idx]
-            images = to_tensor(np.stack([p[0] for p in pairs]))
-            texts = tok([p[1] for p in pairs])
-            img, txt, scale = model(images, texts)
-            loss_frames = _info_nce(scale * img @ txt.t())
-            clips = []
-            for i in idx[:cfg.clip_batch // 4]:
-                clips += [sample_clip_pair(statics[i], m, rng, 64) for m in twin_motions(statics[i][0], rng)]
-            frames = stacks_to_tensor([c[0] for c in clips])
-            look = F.normalize(model.encode_image(frames[:, STACK // 2]), dim=-1)  # appearance: one frame
-            clip_img = F.normalize(look + MOTION_WEIGHT * F.normalize(tower(frames), dim=-1), dim=-1)
-            clip_txt = F.normalize(model.encode_text(tok([c[1] for c in clips])), dim=-1)
-            loss_clips = _info_nce(scale * clip_img @ clip_txt.t())
-            loss_look = _info_nce(scale * look @ clip_txt.t())
-            loss = (loss_frames + loss_clips + loss_look) / 3
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append((loss_frames.item(), loss_clips.item(), loss_look.item()))
+        batches = prefetched(_batches(cfg, statics, rng, steps))
+        try:
+            tower_stats = pretrain_tower(tower, batches, TOWER_STEPS)
+            opt = torch.optim.AdamW([*model.parameters(), *tower.parameters()], lr=2e-3, weight_decay=0.05)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+            t0, losses = time.time(), []
+            model.train()
+            for _ in range(steps):
+                frame_images, frame_texts, clip_stacks, clip_texts = next(batches)
+                img, txt, scale = model(to_tensor(frame_images), tok(frame_texts))
+                loss_frames = _info_nce(scale * img @ txt.t())
+                frames = stacks_to_tensor(clip_stacks)
+                look = F.normalize(model.encode_image(frames[:, STACK // 2]), dim=-1)  # appearance: one frame
+                clip_img = F.normalize(look + MOTION_WEIGHT * F.normalize(tower(frames), dim=-1), dim=-1)
+                clip_txt = F.normalize(model.encode_text(tok(clip_texts)), dim=-1)
+                loss_clips = _info_nce(scale * clip_img @ clip_txt.t())
+                loss_look = _info_nce(scale * look @ clip_txt.t())
+                loss = (loss_frames + loss_clips + loss_look) / 3
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append((loss_frames.item(), loss_clips.item(), loss_look.item()))
+        finally:
+            batches.close()
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), out)
     finally:
@@ -182,23 +182,117 @@ def train(cfg: SizeConfig, out: Path, seed: int | None = None, steps: int | None
             "train_seconds": round(time.time() - t0, 1), "train_statics": len(statics), **tower_stats}
 
 
-def pretrain_tower(tower: MotionTower, statics: list[tuple[str, ...]], rng: np.random.Generator,
-                   steps: int, batch: int = 32) -> dict[str, float]:
-    """Teach the temporal tower to see motion before the contrastive steps: which of the world's motions a
-    stack shows (a linear head over its output, dropped afterwards), on clips of the training statics. From
-    a random start the contrastive loss alone, whose captions also name the appearance, does not get there in
-    the steps the world can afford; seeing the motion first, the tower gives the text a motion to match."""
+def _batches(cfg: SizeConfig, statics: list[tuple[str, ...]], rng: np.random.Generator,
+             steps: int, tower_batch: int = 32) -> Iterator[tuple[Any, ...]]:
+    """Every rendered batch of the training, in order, from one generator ``rng``.
+
+    First ``TOWER_STEPS`` batches of ``pretrain_tower`` (a list of ``tower_batch`` frame stacks and their motion
+    indices), then ``steps`` batches of the contrastive steps: ``clip_batch`` frame pairs (uint8 frames and their
+    static captions) and the clip pairs of the first quarter of those statics, two motions each (uint8 frame
+    stacks and their motion captions). Only this generator draws from ``rng``, so the batches and their order
+    do not depend on where it runs (``prefetched``).
+    """
     motions = list(world.MOTIONS)
-    head = torch.nn.Linear(tower.net[-1].out_features, len(motions))
-    opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=5e-3, weight_decay=0.05)
-    t0, hits = time.time(), []
-    for _ in range(steps):
+    for _ in range(TOWER_STEPS):
         stacks, labels = [], []
-        for i in rng.choice(len(statics), size=batch, replace=False):
+        for i in rng.choice(len(statics), size=tower_batch, replace=False):
             pair = twin_motions(statics[i][0], rng)
             m = pair[int(rng.integers(2))]
             stacks.append(sample_clip_pair(statics[i], m, rng, 64)[0])
             labels.append(motions.index(m))
+        yield stacks, labels
+    for _ in range(steps):
+        idx = rng.choice(len(statics), size=cfg.clip_batch, replace=False)
+        pairs = [sample_pair(statics[i], rng, 64) for i in idx]
+        clips = []
+        for i in idx[:cfg.clip_batch // 4]:
+            clips += [sample_clip_pair(statics[i], m, rng, 64) for m in twin_motions(statics[i][0], rng)]
+        yield (np.stack([p[0] for p in pairs]), [p[1] for p in pairs],
+               [c[0] for c in clips], [c[1] for c in clips])
+
+
+class prefetched:  # noqa: N801 - used like a generator
+    """Runs a batch generator in a forked child process, a few batches ahead of the training that consumes them.
+
+    Rendering is numpy work in one thread and the training runs torch in one thread (``train``), so on a
+    2-core machine the two overlap instead of taking turns. The batches arrive in the generator's order and
+    are the same objects it yields (pickled), so the trained weights are the same bytes as rendering in the
+    training process. Where ``fork`` is not available the generator runs in this process. An exception in the
+    child is raised here; ``close`` stops the child.
+    """
+
+    def __init__(self, gen: Iterator[Any], ahead: int = 4) -> None:
+        import multiprocessing as mp
+
+        self._gen, self._proc = gen, None
+        if "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
+            return  # a daemonic process may not start children
+        ctx = mp.get_context("fork")
+        self._queue = ctx.Queue(maxsize=ahead)
+        self._proc = ctx.Process(target=self._produce, args=(gen, self._queue, os.getpid()), daemon=True)
+        self._proc.start()
+
+    @staticmethod
+    def _produce(gen: Iterator[Any], queue: Any, parent: int) -> None:
+        import queue as q
+
+        def put(message: tuple[str, Any]) -> None:
+            while True:  # gives up when the training process is gone (its queue then never drains)
+                try:
+                    return queue.put(message, timeout=5)
+                except q.Full:
+                    if os.getppid() != parent:
+                        raise SystemExit(1) from None
+
+        try:
+            for item in gen:
+                put(("batch", item))
+            put(("end", None))
+        except SystemExit:
+            raise
+        except BaseException as exc:  # the training process re-raises it
+            put(("error", f"{type(exc).__name__}: {exc}"))
+
+    def __iter__(self) -> prefetched:
+        return self
+
+    def __next__(self) -> Any:
+        if self._proc is None:
+            return next(self._gen)
+        import queue as q
+
+        while True:
+            try:
+                kind, item = self._queue.get(timeout=5)
+                break
+            except q.Empty:
+                if not self._proc.is_alive():
+                    raise RuntimeError(f"the tiny CLIP's batch process ended with exit code {self._proc.exitcode} "
+                                       "before its batches did") from None
+        if kind == "error":
+            raise RuntimeError(f"rendering a tiny CLIP batch failed in the batch process: {item}")
+        if kind == "end":
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join()
+
+
+def pretrain_tower(tower: MotionTower, batches: Iterator[tuple[list[np.ndarray], list[int]]],
+                   steps: int) -> dict[str, float]:
+    """Teach the temporal tower to see motion before the contrastive steps: which of the world's motions a
+    stack shows (a linear head over its output, dropped afterwards), on clips of the training statics
+    (``steps`` batches of ``batches``: frame stacks and their motion indices). From a random start the
+    contrastive loss alone, whose captions also name the appearance, does not get there in the steps the
+    world can afford; seeing the motion first, the tower gives the text a motion to match."""
+    head = torch.nn.Linear(tower.net[-1].out_features, len(world.MOTIONS))
+    opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=5e-3, weight_decay=0.05)
+    t0, hits = time.time(), []
+    for _ in range(steps):
+        stacks, labels = next(batches)
         logits = head(tower(stacks_to_tensor(stacks)))
         target = torch.tensor(labels)
         loss = F.cross_entropy(logits, target)
