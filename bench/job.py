@@ -220,6 +220,15 @@ def code_version() -> dict[str, Any]:
     return {"git_sha": sha or None, "dirty": dirty, "package_version": __version__}
 
 
+def code_during_run(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``code``: the checkout's state when the run started, which is the code its imports loaded.
+
+    A checkout that moved or changed while the run trained (a commit, an edit, a pull) is not what every
+    module of the run loaded: the state at the end is then kept beside it as ``code_at_end``, so such a
+    record says so instead of naming the later commit alone."""
+    return dict(start) if end == start else {**start, "code_at_end": dict(end)}
+
+
 def _episode_results(prep: Prepared, ctx) -> list[dict[str, Any]]:
     results = []
     for ep in prep.episodes:
@@ -433,6 +442,7 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
     from protocols.engine import RunContext
 
     LOADED.clear()
+    code = code_version()  # before the method's modules are imported: the code this run loads
     prep = prepare(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "spec.json", spec.to_dict())
@@ -467,7 +477,7 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
         "weights": weight_sources(prep.cfg),
         "identity": spec.identity(),
         "resumed": resumed,
-        "code": code_version(),
+        "code": code_during_run(code, code_version()),
         "host": {"hostname": socket.gethostname(), "python": platform.python_version(),
                  "torch": _torch().__version__, "torch_threads": _torch().get_num_threads()},
         "times": {"started": started, "finished": time.time(), "wall_s": time.time() - started},

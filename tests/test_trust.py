@@ -484,3 +484,32 @@ def test_a_spec_whose_identity_cannot_be_computed_never_runs(syn_k400, fresh_dir
     spec = RunSpec("clip_meanpool", "supervised", "syn_k400", seed=11)
     [problem] = job.validate(spec)
     assert "identity (data and weights hashes) cannot be computed" in problem and "cannot be read" in problem
+
+
+def test_a_record_names_the_code_it_started_with_and_a_checkout_that_moved_during_the_run(tmp_path,
+                                                                                         monkeypatch) -> None:
+    """``record["code"]`` is the checkout when the run started; a commit made while it trained is kept beside
+    it as ``code_at_end`` instead of replacing it (a real git repository, two real commits)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("commit", "-qm", "one")
+    monkeypatch.setattr(job, "REPO_ROOT", tmp_path)
+    start = job.code_version()
+    assert start["git_sha"] == git("rev-parse", "HEAD") and start["dirty"] is False
+    assert job.code_during_run(start, job.code_version()) == start  # nothing moved: no code_at_end
+    (tmp_path / "a.py").write_text("x = 2\n")
+    edited = job.code_version()
+    assert edited == {**start, "dirty": True}
+    git("commit", "-qam", "two")
+    end = job.code_version()
+    assert end["git_sha"] != start["git_sha"] and end["dirty"] is False
+    record_code = job.code_during_run(start, end)
+    assert record_code["git_sha"] == start["git_sha"] and record_code["dirty"] is False
+    assert record_code["code_at_end"] == end
