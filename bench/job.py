@@ -220,6 +220,27 @@ def code_version() -> dict[str, Any]:
     return {"git_sha": sha or None, "dirty": dirty, "package_version": __version__}
 
 
+def cpu_info() -> dict[str, str | None]:
+    """The CPU a record's floats came from: its model name and the kernel set torch dispatches to.
+
+    A CPU run's figures depend on them (the same seed on another CPU family can move a test video; see
+    docs/DECISIONS.md, "The effect tests' figures depend on the CPU"), so a record names them beside the
+    thread count."""
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        capability = _torch().backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        capability = None
+    return {"cpu": model or platform.processor() or None, "cpu_capability": capability}
+
+
 def code_during_run(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
     """The record's ``code``: the checkout's state when the run started, which is the code its imports loaded.
 
@@ -479,7 +500,7 @@ def _run(spec: RunSpec, work_dir: Path, started: float, resumed: dict[str, Any])
         "resumed": resumed,
         "code": code_during_run(code, code_version()),
         "host": {"hostname": socket.gethostname(), "python": platform.python_version(),
-                 "torch": _torch().__version__, "torch_threads": _torch().get_num_threads()},
+                 "torch": _torch().__version__, "torch_threads": _torch().get_num_threads(), **cpu_info()},
         "times": {"started": started, "finished": time.time(), "wall_s": time.time() - started},
         "slurm_job_id": _slurm_job_id(),
         "spec": spec.to_dict(),

@@ -223,6 +223,10 @@ def test_a_requeued_job_resumes_and_a_full_results_dir_keeps_the_record_pending(
     assert published["times"] == pending["times"] and published["published_late"]
     assert Store().read(spec.run_id)["metrics"]["top1"] == 12.345 and Store().failure(spec.run_id) is None
     assert first["metrics"]["top1"] != 12.345
+    import torch  # the record names the CPU its floats came from
+
+    assert first["host"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert first["host"]["cpu"] and first["host"]["torch_threads"] == torch.get_num_threads()
 
 
 # ------------------------------------------------------------------------------------------ typed validation
