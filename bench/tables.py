@@ -126,6 +126,9 @@ def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
         gflops_per_view=per_view, gflops_total=total, params_m=flops.get("params_m"),
         shots=(spec.get("protocol_args") or {}).get("shots"), source=f"measured {rec.get('run_id', '')}".strip(),
     )
+    host, code = rec.get("host") or {}, rec.get("code") or {}
+    cpu = " / ".join(str(host[k]) for k in ("cpu", "cpu_capability") if host.get(k))
+    out.update({"host.cpu": cpu or "CPU not recorded", "code.moved": bool(code.get("code_at_end"))})
     metrics, args = rec.get("metrics") or {}, spec.get("protocol_args") or {}
     for key in ("report", "scoring"):  # how the number was computed (marked in tables, MARKS)
         value = metrics.get(key) if isinstance(metrics.get(key), str) else args.get(key)
@@ -346,11 +349,31 @@ def build_table(spec: dict[str, Any], entries: list[Entry]) -> Table:
     if any(o != "published" for o in origins):
         notes.insert(0, "†: measured by this harness (mean ± std over seeds/episodes where repeated); "
                         "other rows are the papers' published numbers")
+    notes += _provenance_notes(measured_of, labels)
     for m, _, _, note in reversed(MARKS):
         if any(m in x for x in marks):
             notes.insert(0, note)
     return Table(spec["name"], spec.get("title", spec["name"]), cols, rows, origins, notes, marks, measured_of,
                  row_keys, references)
+
+
+def _provenance_notes(measured_of: list[list[Entry]], labels: list[str]) -> list[str]:
+    """Footnotes for measured rows a reader would otherwise compare as like with like: rows whose records come
+    from different CPUs (a CPU run's floats depend on it, so a Δ between them carries that too) and records
+    whose checkout moved while they trained (``code.code_at_end``)."""
+    notes = []
+    cpus: dict[str, list[str]] = {}
+    for label, entries in zip(labels, measured_of, strict=True):
+        for cpu in sorted({e.fields.get("host.cpu", "CPU not recorded") for e in entries}):
+            cpus.setdefault(cpu, []).append(label or "(row)")
+    if len(cpus) > 1:
+        notes.append("measured on more than one CPU, so a difference between these rows also holds the CPUs' "
+                     "rounding: " + "; ".join(f"{cpu}: {', '.join(rows)}" for cpu, rows in sorted(cpus.items())))
+    moved = sorted({str(e.fields.get("run_id")) for entries in measured_of for e in entries
+                    if e.fields.get("code.moved")})
+    if moved:
+        notes.append("the checkout changed while these runs trained (record code.code_at_end): " + ", ".join(moved))
+    return notes
 
 
 def _sort_key(v: Any, desc: bool) -> tuple:

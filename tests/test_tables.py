@@ -187,3 +187,26 @@ def test_shared_records_are_relabelled_per_grid():
     assert seen == [("second", "full model"), ("second", "same cell again")]
     assert out[2]["run_id"] == "r2" and out[2]["grid"] == "other"
     assert rec["grid"] == "first", "the stored record is not modified"
+
+
+def test_rows_from_different_cpus_or_a_moved_checkout_get_a_footnote(tmp_path):
+    """Records name their CPU (host.cpu, host.cpu_capability) and a checkout that moved during the run
+    (code.code_at_end); a table whose measured rows mix CPUs, or hold such a record, says so under it."""
+    store = Store(tmp_path)
+    amd = {"cpu": "AMD EPYC", "cpu_capability": "AVX512"}
+    store.write({**record("r1", "g01_none", 0, 60.0), "host": amd, "code": {"git_sha": "a" * 40, "dirty": False}})
+    store.write({**record("r3", "g17_ABCD", 0, 70.0), "host": amd})
+    spec = load_spec(write_spec(tmp_path, MAIN.replace("published: {where: {dataset: k400}}\n", "")))
+    assert not [n for n in build_table(spec, select(spec, tmp_path)).footnotes if "CPU" in n or "checkout" in n]
+
+    store.write({**record("r3", "g17_ABCD", 0, 70.0), "host": {"cpu": "Intel Xeon", "cpu_capability": "AVX512"},
+                 "code": {"git_sha": "a" * 40, "dirty": False, "code_at_end": {"git_sha": "b" * 40, "dirty": False}}})
+    notes = build_table(spec, select(spec, tmp_path)).footnotes
+    cpu = [n for n in notes if "more than one CPU" in n]
+    assert len(cpu) == 1 and "AMD EPYC / AVX512: clip_meanpool g01_none" in cpu[0]
+    assert "Intel Xeon / AVX512: clip_meanpool g17_ABCD" in cpu[0]
+    assert [n for n in notes if "checkout changed" in n] == [
+        "the checkout changed while these runs trained (record code.code_at_end): r3"]
+    md = render(write_spec(tmp_path, MAIN.replace("published: {where: {dataset: k400}}\n", "")),
+                out=tmp_path / "out", results=tmp_path)["md"].read_text()
+    assert "more than one CPU" in md and "code.code_at_end" in md
