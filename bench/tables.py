@@ -24,6 +24,7 @@ from bench import settings
 from bench.errors import ConfigError, ValidationError
 from bench.table_struct import DASH, DEFAULT_FMT, Cell, Entry, Table, _as_list, _norm, _num, matches  # noqa: F401
 
+CPU_NOT_RECORDED = "CPU not recorded"  # host.cpu of a record written before records named their CPU
 PERCENT_METRICS = {"top1", "top5", "mAP", "mean_class_acc", "map"}
 SPEC_KEYS = {"name", "title", "caption", "published", "measured", "derive", "rows", "columns", "sort", "plot",
              "reference"}
@@ -128,7 +129,7 @@ def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
     )
     host, code = rec.get("host") or {}, rec.get("code") or {}
     cpu = " / ".join(str(host[k]) for k in ("cpu", "cpu_capability") if host.get(k))
-    out.update({"host.cpu": cpu or "CPU not recorded", "code.moved": bool(code.get("code_at_end"))})
+    out.update({"host.cpu": cpu or CPU_NOT_RECORDED, "code.moved": bool(code.get("code_at_end"))})
     metrics, args = rec.get("metrics") or {}, spec.get("protocol_args") or {}
     for key in ("report", "scoring"):  # how the number was computed (marked in tables, MARKS)
         value = metrics.get(key) if isinstance(metrics.get(key), str) else args.get(key)
@@ -364,7 +365,7 @@ def _provenance_notes(measured_of: list[list[Entry]], labels: list[str]) -> list
     notes = []
     cpus: dict[str, list[str]] = {}
     for label, entries in zip(labels, measured_of, strict=True):
-        for cpu in sorted({e.fields.get("host.cpu", "CPU not recorded") for e in entries}):
+        for cpu in sorted({e.fields.get("host.cpu", CPU_NOT_RECORDED) for e in entries}):
             cpus.setdefault(cpu, []).append(label or "(row)")
     if len(cpus) > 1:
         notes.append("measured on more than one CPU, so a difference between these rows also holds the CPUs' "

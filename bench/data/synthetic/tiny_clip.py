@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,14 +234,12 @@ class prefetched:  # noqa: N801 - used like a generator
         self._proc.start()
 
     @staticmethod
-    def _produce(gen: Iterator[Any], queue: Any, parent: int) -> None:
-        import queue as q
-
+    def _produce(gen: Iterator[Any], out: Any, parent: int) -> None:
         def put(message: tuple[str, Any]) -> None:
             while True:  # gives up when the training process is gone (its queue then never drains)
                 try:
-                    return queue.put(message, timeout=5)
-                except q.Full:
+                    return out.put(message, timeout=5)
+                except queue.Full:
                     if os.getppid() != parent:
                         raise SystemExit(1) from None
 
@@ -259,13 +258,11 @@ class prefetched:  # noqa: N801 - used like a generator
     def __next__(self) -> Any:
         if self._proc is None:
             return next(self._gen)
-        import queue as q
-
         while True:
             try:
                 kind, item = self._queue.get(timeout=5)
                 break
-            except q.Empty:
+            except queue.Empty:
                 if not self._proc.is_alive():
                     raise RuntimeError(f"the tiny CLIP's batch process ended with exit code {self._proc.exitcode} "
                                        "before its batches did") from None
