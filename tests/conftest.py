@@ -60,6 +60,39 @@ def syn_k400():
     return get_dataset("syn_k400")
 
 
+@pytest.fixture(scope="session")
+def tiny_clip_sha(syn_k400) -> str:
+    """The first 8 hex digits of the sha256 of the tiny world's tiny CLIP weights.
+
+    The world's data are the same bytes on every machine, but its trained weights follow the rounding of the CPU's
+    kernels (docs/DECISIONS.md, "The world's trained models depend on the CPU"), and an effect test that rides on
+    a few test videos can change its verdict with them: such a test names the weights it was measured with
+    (``verdict_for_weights``)."""
+    from bench.data.synthetic.tiny_clip import tiny_clip_weights
+    from bench.models.files import file_sha256
+
+    return file_sha256(tiny_clip_weights("tiny"))[:8]
+
+
+@pytest.fixture()
+def verdict_for_weights(request: pytest.FixtureRequest, tiny_clip_sha: str):
+    """``mark(measured, otherwise)``: makes the running test a strict xfail where its effect was measured absent
+    with the session's tiny CLIP weights.
+
+    ``measured`` maps a weights' sha256 prefix (``tiny_clip_sha``) to the measured reason the effect is absent with
+    them, or to None where it was measured present; weights not in it (another CPU's) take ``otherwise``, the
+    verdict measured on most machines. Both ways stay strict: an effect measured absent that shows fails the
+    test, as does one measured present that does not."""
+
+    def mark(measured: dict[str, str | None], otherwise: str | None) -> None:
+        reason = measured[tiny_clip_sha] if tiny_clip_sha in measured else otherwise
+        if reason is not None:
+            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                  reason=f"with tiny CLIP {tiny_clip_sha}: {reason}"))
+
+    return mark
+
+
 @pytest.fixture()
 def fresh_dirs(tmp_path, monkeypatch) -> Path:
     """Per-test results and work directories (the synthetic world stays shared)."""

@@ -277,31 +277,55 @@ def training_free_branches(syn_k400):
     return acc, chance
 
 
-@pytest.mark.slow
-def test_vcs_beats_mean_pooling_on_brief_clips_and_attributes_alone_beat_chance(training_free_branches):
-    """Training-free, tiny CLIP, seed 0, the public code's VCS and 'DP' (the defaults). Measured on the world's
-    second edition: brief clips VCS 61.7 vs mean 25.0 (+36.7); full clips VCS 74.2 vs mean 74.2 (0);
-    attributes alone 22.5 (brief) / 33.3 (full), chance 12.5 (first edition: VCS 84.2 vs 60.8, full 85.8 vs
-    87.5, attributes 38.3 / 54.2). Asserted: a third of the brief-clip margin, full clips within 2 points,
-    attributes 1.5x / 2x chance (over 120 clips, 3.3 and 6.9 binomial standard deviations above chance)."""
-    acc, chance = training_free_branches
-    got = str({f"{'brief' if b else 'full'} {k}": round(float(v), 1) for (b, k), v in acc.items()})
-    assert acc[(True, "vcs")] - acc[(True, "mean")] >= 12.0, got
-    assert acc[(False, "vcs")] >= acc[(False, "mean")] - 2.0, got
-    assert acc[(True, "attr")] >= 1.5 * chance and acc[(False, "attr")] >= 2 * chance, got
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+# the training-free figures ride on the tiny CLIP's weights, which follow the CPU's kernels (docs/DECISIONS.md):
+# measured with c1a7aacf (AVX-512 AMD EPYC VMs) unless said
+AVX2_FIGURES = ("brief clips: mean 38.3, VCS 35.0, attributes 20.8, V+A 39.2; full clips: mean 75.0, VCS 75.0, "
+                "attributes 42.5, V+A 78.3 (120 clips each)")
+VCS_MEASURED = {
+    "587cdbda": f"AVX2-only AMD EPYC, {AVX2_FIGURES}: VCS below mean pooling on brief clips (-3.3), so the effect "
+                "is absent with these weights; they give 67.5 % zero-shot on the small world's unseen "
+                "combinations against 83.3 % with the AVX-512 machines' (train_stats.json)",
+}
+VA_ABSENT = (
     "measured, training-free, tiny world, seed 0 (120 clips each): V+A 49.2 vs V (VCS) 61.7 on brief clips, "
     "55.8 vs 74.2 on full clips; attributes alone 22.5 / 33.3. Cause: the setting, not the paper's; training-free, "
     "the attribute head's two MLPs keep their random init, and the fused argmax follows the weaker branch. The "
-    "paper's V+A is after training both branches (bike's Table 6 grids, methods/bike/README.md)"))
-def test_video_and_attributes_beat_video_alone(training_free_branches):
-    """Eq. (4)'s fusion (0.7 x video + 0.3 x attributes) beats the video branch alone, on brief and on full clips."""
+    "paper's V+A is after training both branches (bike's Table 6 grids, methods/bike/README.md)")
+VA_MEASURED = {"587cdbda": None}  # AVX2-only AMD EPYC: V+A 39.2 vs VCS 35.0 (brief), 78.3 vs 75.0 (full)
+
+
+def _figures(acc) -> str:
+    return str({f"{'brief' if b else 'full'} {k}": round(float(v), 1) for (b, k), v in acc.items()})
+
+
+@pytest.mark.slow
+def test_vcs_beats_mean_pooling_on_brief_clips(training_free_branches, verdict_for_weights):
+    """Training-free, tiny CLIP, seed 0, the public code's VCS and 'DP' (the defaults). Measured on the world's
+    second edition: brief clips VCS 61.7 vs mean 25.0 (+36.7); full clips VCS 74.2 vs mean 74.2 (0) (first
+    edition: VCS 84.2 vs 60.8, full 85.8 vs 87.5). Asserted: a third of the brief-clip margin, full clips within
+    2 points. A strict xfail with the weights where it was measured absent (``VCS_MEASURED``)."""
+    verdict_for_weights(VCS_MEASURED, None)
     acc, _ = training_free_branches
-    got = str({f"{'brief' if b else 'full'} {k}": round(float(v), 1) for (b, k), v in acc.items()})
-    assert acc[(True, "v+a")] > acc[(True, "vcs")] and acc[(False, "v+a")] > acc[(False, "vcs")], got
+    assert acc[(True, "vcs")] - acc[(True, "mean")] >= 12.0, _figures(acc)
+    assert acc[(False, "vcs")] >= acc[(False, "mean")] - 2.0, _figures(acc)
+
+
+@pytest.mark.slow
+def test_attributes_alone_beat_chance(training_free_branches):
+    """Attributes alone, training-free: 22.5 (brief) / 33.3 (full) with the AVX-512 machines' tiny CLIP, 20.8 /
+    42.5 with an AVX2-only CPU's, chance 12.5 (first edition: 38.3 / 54.2). Asserted: 1.5x / 2x chance (over 120
+    clips, 3.3 and 6.9 binomial standard deviations above chance)."""
+    acc, chance = training_free_branches
+    assert acc[(True, "attr")] >= 1.5 * chance and acc[(False, "attr")] >= 2 * chance, _figures(acc)
+
+
+@pytest.mark.slow
+def test_video_and_attributes_beat_video_alone(training_free_branches, verdict_for_weights):
+    """Eq. (4)'s fusion (0.7 x video + 0.3 x attributes) beats the video branch alone, on brief and on full clips.
+    A strict xfail where it was measured absent (``VA_ABSENT``: every machine measured but the AVX2-only one)."""
+    verdict_for_weights(VA_MEASURED, VA_ABSENT)
+    acc, _ = training_free_branches
+    assert acc[(True, "v+a")] > acc[(True, "vcs")] and acc[(False, "v+a")] > acc[(False, "vcs")], _figures(acc)
 
 
 # -- MMAction2 API and protocols --------------------------------------------------------------------------------

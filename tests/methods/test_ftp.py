@@ -420,8 +420,9 @@ def test_group_17_beats_group_1(effect_cells):
     Measured (second edition, in the suite): group 1 54.17 / 54.17 / 50.0, group 17 54.17 / 54.17 / 62.5: ties on
     seeds 0 and 1, +3 test videos on seed 2, mean +4.17 (first edition: 80.56 both); on an AVX-512 + AMX Xeon
     group 17 is 58.33 / 54.17 / 62.5, mean +6.9 (the floats, and so a few videos, depend on the CPU's kernels:
-    docs/DECISIONS.md). On the small world (192 test videos, seed 0, the flagship grid): 67.7 against 72.4,
-    +4.7 [+1.0, +8.9], p = 0.035 (methods/ftp/README.md)."""
+    docs/DECISIONS.md); on an AVX2-only AMD EPYC (tiny CLIP 587cdbda) 58.33 / 62.5 / 66.67, mean +9.7. On the
+    small world (192 test videos, seed 0, the flagship grid): 67.7 against 72.4, +4.7 [+1.0, +8.9], p = 0.035
+    (methods/ftp/README.md); 71.4 on the AVX2-only VM, +3.6 [-0.5, +7.8], p = 0.12."""
     g1, g17 = _top1(effect_cells, "g1"), _top1(effect_cells, "g17")
     print({"g1": g1, "g17": g17})  # the figures, shown with -rA
     assert _beats(g17, g1) and _mean(g17) - _mean(g1) >= TABLE7_MARGIN, {"g1": g1, "g17": g17}
@@ -436,7 +437,8 @@ def test_context_prompt_helps_the_scene_sibling_classes(effect_cells):
     with a navy / brown rug", 3 test videos each: group 1 50.0 / 50.0 / 33.33, D alone 50.0 / 50.0 / 66.67 (one
     video more on seed 2 for each class: mean +11.1); whole-set top-1 54.17 / 54.17 / 50.0 against 54.17 / 54.17 /
     62.5. On an AVX-512 + AMX Xeon D alone is 50.0 / 50.0 / 50.0 (one video more on seed 2: mean +5.6; top-1
-    54.17 / 54.17 / 58.33): the margin asserted is the smaller, one sibling video more over the three seeds and
+    54.17 / 54.17 / 58.33), and so it is on an AVX2-only AMD EPYC (tiny CLIP 587cdbda; the same figures): the
+    margin asserted is the smaller, one sibling video more over the three seeds and
     none fewer (the floats depend on the CPU's kernels: docs/DECISIONS.md). First edition: both at 100 on every
     seed (a full-frame colour), so D could not show."""
     sib = effect_cells["siblings"]
@@ -448,21 +450,33 @@ def test_context_prompt_helps_the_scene_sibling_classes(effect_cells):
     assert _beats(d, none) and _mean(d) - _mean(none) >= 5.5, {"siblings": sib, "g1": none, "d_only": d}
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+# Table C5 in the suite: the effect is absent with the tiny CLIP the AVX-512 machines train, present with the one an
+# AVX2-only CPU trains (the weights follow the CPU's kernels: docs/DECISIONS.md)
+K_ABSENT = (
     "measured (second edition; tiny, seeds 0-2, in the suite): group 17 with K = 5 54.17 / 54.17 / 62.5 and with K "
-    "= 1 the same top-1 on every seed, though the predictions differ (asserted in "
-    "test_prompts_reach_the_predictions_and_a_warm_cache_repeats_the_run); on an AVX-512 + AMX Xeon K = 5 58.33 / "
-    "54.17 / 62.5 against K = 1 54.17 / 54.17 / 62.5, one video in 72, short of the margin. Small world, "
-    "ftp_keyframes grid, seeds 0-2: K = 5 82.3 mean against K = 1 83.5, -1.2 [-11.8, +9.3], p = 0.67. Cause "
+    "= 1 the same top-1 on every seed (tiny CLIP c1a7aacf, AVX-512 AMD EPYC), though the predictions differ "
+    "(asserted in test_prompts_reach_the_predictions_and_a_warm_cache_repeats_the_run); on an AVX-512 + AMX Xeon "
+    "K = 5 58.33 / 54.17 / 62.5 against K = 1 54.17 / 54.17 / 62.5, one video in 72, short of the margin. Small "
+    "world, ftp_keyframes grid, seeds 0-2: K = 5 82.3 mean against K = 1 83.5, -1.2 [-11.8, +9.3], p = 0.67. Cause "
     "(methods/ftp/README.md, 'Second edition'): only the motion twins can move (30 points of seed noise), the "
     "motion words K = 5 adds state the label, and the tiny encoder sees motion weakly (1200 pre-training steps "
-    "narrow the twins' gap from 10.9 to 3.1 points)"))
-def test_five_keyframes_beat_one(effect_cells):
+    "narrow the twins' gap from 10.9 to 3.1 points)")
+K_MEASURED = {
+    # AVX2-only AMD EPYC: K = 5 58.33 / 62.5 / 66.67 against K = 1 58.33 / 54.17 / 62.5, mean +4.17 (one video per
+    # seed): the effect shows, by the margin
+    "587cdbda": None,
+}
+
+
+@pytest.mark.slow
+def test_five_keyframes_beat_one(effect_cells, verdict_for_weights):
     """Table C5's direction: group 17 with K = 5 keyframes beats K = 1 (the oracle cannot see a motion in one), per
     seed and by Table 7's margin (one test video per seed on the mean): a single video is below what the CPU's
-    kernels alone move (docs/DECISIONS.md)."""
+    kernels alone move (docs/DECISIONS.md). A strict xfail with the weights where it was measured absent
+    (``K_ABSENT``: every machine measured but the AVX2-only one), a pass where it was measured present."""
+    verdict_for_weights(K_MEASURED, K_ABSENT)
     k5, k1 = _top1(effect_cells, "g17"), _top1(effect_cells, "g17_k1")
+    print({"K=5": k5, "K=1": k1})  # the figures, shown with -rA
     assert _beats(k5, k1) and _mean(k5) - _mean(k1) >= TABLE7_MARGIN, {"K=5": k5, "K=1": k1}
 
 
