@@ -313,7 +313,8 @@ def test_world_text_separates_motion_twins(syn_k400):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "measured (world, second edition; tiny syn_ucf 2-shot, seeds 0-2, in the suite): L_ce 40 / 75 / 65, L_ce + "
-    "L_text 30 / 55 / 70 (first edition: 60 / 60 / 60 vs 40 / 40 / 40). Small world 61.1 vs 62.5 (+1.4, seed CI "
+    "L_text 30 / 55 / 70 (first edition: 60 / 60 / 60 vs 40 / 40 / 40); with an AVX2-only CPU's tiny CLIP "
+    "(587cdbda) 40 / 75 / 65 against 35 / 70 / 65. Small world 61.1 vs 62.5 (+1.4, seed CI "
     "[-5.1, +7.9]): methods/vlc/README.md, "
     "'Second edition'. Cause measured there: the tiny CLIP's description embeddings place each class about as near "
     "to classes sharing a motion or a colour (cosine 0.47-0.74) as to its twin (0.55-0.61), so L_text gives the "
