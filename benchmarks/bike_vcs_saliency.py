@@ -43,20 +43,11 @@ def main() -> None:
     head = model.cls_head
     info = json.loads((ds.video_root / "class_info.json").read_text())
 
-    clips, labels, shown = [], [], []
-    for label, c in enumerate(info):
-        spec = world.ClassSpec(**{k: c["factors"][k] for k in world.FACTOR_NAMES})
-        for j in range(args.per_class):
-            clip = render.sample_clip(spec, np.random.default_rng([args.seed, label, j]), 16, 1.0)
-            clips.append(render.render_clip(clip, 64)[1::2])
-            visible = np.zeros(16, dtype=bool)
-            visible[clip["visible_frames"]] = True
-            shown.append(visible[1::2])
-            labels.append(label)
+    frames_u8, labels, shown = render.class_clips(info, args.per_class, args.seed, brief=True)
     pixel_mean = torch.tensor(cfg.model.data_preprocessor.mean)[None, :, None, None, None]
     pixel_std = torch.tensor(cfg.model.data_preprocessor.std)[None, :, None, None, None]
-    x = (torch.from_numpy(np.stack(clips)).float().permute(0, 4, 1, 2, 3) - pixel_mean) / pixel_std
-    y, vis = torch.tensor(labels), torch.from_numpy(np.stack(shown)).float()
+    x = (torch.from_numpy(frames_u8).float().permute(0, 4, 1, 2, 3) - pixel_mean) / pixel_std
+    y, vis = torch.tensor(labels), torch.from_numpy(shown).float()
 
     with torch.no_grad():
         frames = model.backbone(x)

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 
-import numpy as np
 import pytest
 import torch
 
@@ -230,17 +229,10 @@ def test_vit_b16_8f_video_branch_flops_are_eight_clip_images_plus_vcs_and_head()
 
 # -- the synthetic world ----------------------------------------------------------------------------------------
 def _rendered_clips(ds, brief: bool, per_class: int, seed: int):
-    from bench.data.synthetic import render, world
+    from bench.data.synthetic.render import class_clips
 
-    info = json.loads((ds.video_root / "class_info.json").read_text())
-    xs, ys = [], []
-    for label, c in enumerate(info):
-        spec = world.ClassSpec(**{k: c["factors"][k] for k in world.FACTOR_NAMES})
-        for j in range(per_class):
-            clip = render.sample_clip(spec, np.random.default_rng([seed, label, j]), 16, 1.0 if brief else 0.0)
-            xs.append(render.render_clip(clip, 64)[1::2])  # 8 of 16 frames, as UniformSample in test mode
-            ys.append(label)
-    x = torch.from_numpy(np.stack(xs)).float().permute(0, 4, 1, 2, 3)
+    frames, ys, _ = class_clips(json.loads((ds.video_root / "class_info.json").read_text()), per_class, seed, brief)
+    x = torch.from_numpy(frames).float().permute(0, 4, 1, 2, 3)
     mean = torch.tensor([122.770938, 116.7460125, 104.09373615])[None, :, None, None, None]
     std = torch.tensor([68.5005327, 66.6321579, 70.32316305])[None, :, None, None, None]
     return (x - mean) / std, torch.tensor(ys)

@@ -224,6 +224,29 @@ def render_clip(clip: dict[str, Any], size: int) -> np.ndarray:
     return np.stack([render_frame(clip, size, i, noise_rng) for i in range(len(clip["shake"]))])
 
 
+def class_clips(class_info: list[dict[str, Any]], per_class: int, seed: int, brief: bool,
+                size: int = 64) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """Every class of a dataset's ``class_info.json`` rendered ``per_class`` times, outside its splits.
+
+    Clip ``j`` of class ``label`` is drawn from ``default_rng([seed, label, j])``, 16 frames long, the actor
+    visible in a few consecutive frames only when ``brief``; frames 1, 3, ..., 15 are kept (8 of 16, where the
+    test pipeline's UniformSample reads them). Returns the frames ``(N, 8, H, W, 3)`` uint8, the labels and, per
+    clip and kept frame, whether the actor shows ``(N, 8)``."""
+    from bench.data.synthetic.world import FACTOR_NAMES
+
+    frames, labels, shown = [], [], []
+    for label, c in enumerate(class_info):
+        spec = ClassSpec(**{k: c["factors"][k] for k in FACTOR_NAMES})
+        for j in range(per_class):
+            clip = sample_clip(spec, np.random.default_rng([seed, label, j]), 16, 1.0 if brief else 0.0)
+            frames.append(render_clip(clip, size)[1::2])
+            visible = np.zeros(16, dtype=bool)
+            visible[clip["visible_frames"]] = True
+            shown.append(visible[1::2])
+            labels.append(label)
+    return np.stack(frames), labels, np.stack(shown)
+
+
 def clip_meta(clip: dict[str, Any]) -> dict[str, Any]:
     """The JSON-serialisable ground truth of a clip (factors and nuisance) for ``meta.jsonl``."""
     a = clip["actors"][0]
