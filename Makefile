@@ -35,6 +35,7 @@ $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -c 'import yapf'  # writes yapf's grammar pickles (user cache) now: two pytest-xdist workers importing it first at once can read a half-written one (EOFError)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
